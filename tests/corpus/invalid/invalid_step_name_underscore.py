@@ -1,0 +1,19 @@
+from metaflow import FlowSpec, step
+
+
+class InvalidStepNameUnderscoreFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self._prepare)
+
+    @step
+    def _prepare(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    InvalidStepNameUnderscoreFlow()

@@ -1,0 +1,19 @@
+from metaflow import FlowSpec, step
+
+
+class ReservedStepNameFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.index)
+
+    @step
+    def index(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ReservedStepNameFlow()

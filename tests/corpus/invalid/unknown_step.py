@@ -1,0 +1,19 @@
+from metaflow import FlowSpec, step
+
+
+class UnknownStepFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.middle)
+
+    @step
+    def middle(self):
+        self.next(self.finish)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    UnknownStepFlow()
