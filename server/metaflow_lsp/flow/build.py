@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -17,7 +16,6 @@ from typing import Any
 
 from . import parse
 from .model import (
-    ArtifactRef,
     DecoratorInfo,
     Diagnostic,
     Flow,
@@ -25,7 +23,6 @@ from .model import (
     ParameterInfo,
     Range,
     Step,
-    Transition,
 )
 from .segment import Segment, SourceLines
 
@@ -47,24 +44,10 @@ _PARAMETER_KINDS = {"Parameter", "Config", "IncludeFile"}
 
 
 @dataclass(frozen=True, slots=True)
-class PlacedFunction:
-    """A method draft moved to its place in the file."""
-
-    draft: parse.FunctionDraft
-    name_range: Range
-    range: Range
-    decorators: tuple[parse.DecoratorDraft, ...]
-    tail: Transition | None
-    nexts_not_last: tuple[Range, ...]
-    writes: tuple[ArtifactRef, ...]
-    reads: tuple[ArtifactRef, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class PlacedMember:
-    """A class-body statement at its place."""
+    """A class-body statement's drafts (relative lines) and where the statement starts."""
 
-    functions: tuple[PlacedFunction, ...]
+    functions: tuple[parse.FunctionDraft, ...]
     assigns: tuple[tuple[parse.AssignDraft, Range], ...]
     other_names: tuple[str, ...]
     docstring: str | None
@@ -72,49 +55,28 @@ class PlacedMember:
     first_line: int
     text: str
 
-
-def _shift_transition(t: Transition | None, d: int) -> Transition | None:
-    if t is None or d == 0:
-        return t
-    return Transition(
-        t.range.shifted(d),
-        t.targets,
-        tuple(r.shifted(d) for r in t.target_ranges),
-        t.kind,
-        t.valid,
-        t.foreach,
-        t.num_parallel,
-        t.condition,
-        t.switch_cases,
-        t.keywords,
-    )
+    @property
+    def offset(self) -> int:
+        """Lines to add to a draft's relative line to get its line in the file."""
+        return self.first_line - 1
 
 
-def _shift_decorator(deco: parse.DecoratorDraft, d: int) -> parse.DecoratorDraft:
-    if d == 0:
-        return deco
-    return parse.DecoratorDraft(
-        deco.dotted,
-        deco.text,
-        deco.args,
-        deco.kwargs,
-        deco.values,
-        deco.range.shifted(d),
-        deco.is_call,
-    )
-
-
-_PLACE_CACHE: OrderedDict[tuple[str, int, str], PlacedMember] = OrderedDict()
-_PLACE_CACHE_SIZE = 8192
+_PLACED: dict[tuple[str, int, str], PlacedMember] = {}
+_PLACED_SIZE = 16384
 
 
 def place_member(text: str, first_line: int, path: str) -> PlacedMember:
-    """Parse (cached by text) and place (cached by text and line) one class-body statement."""
+    """Parse (cached by text) one class-body statement and note where it starts (cached)."""
     key = (text, first_line, path)
-    cached = _PLACE_CACHE.get(key)
-    if cached is not None:
-        _PLACE_CACHE.move_to_end(key)
-        return cached
+    placed = _PLACED.get(key)
+    if placed is None:
+        if len(_PLACED) >= _PLACED_SIZE:
+            _PLACED.clear()
+        placed = _PLACED[key] = _place_member(text, first_line, path)
+    return placed
+
+
+def _place_member(text: str, first_line: int, path: str) -> PlacedMember:
     draft = parse.parse_member(text)
     d = first_line - 1
     error = None
@@ -127,27 +89,8 @@ def place_member(text: str, first_line: int, path: str) -> PlacedMember:
             "syntax-error",
             draft.error.message,
         )
-    functions = tuple(
-        PlacedFunction(
-            f,
-            f.name_range.shifted(d),
-            f.range.shifted(d),
-            tuple(_shift_decorator(x, d) for x in f.decorators),
-            _shift_transition(f.tail, d),
-            tuple(r.shifted(d) for r in f.nexts_not_last),
-            tuple(ArtifactRef(a.name, a.range.shifted(d)) for a in f.writes) if d else f.writes,
-            tuple(ArtifactRef(a.name, a.range.shifted(d)) for a in f.reads) if d else f.reads,
-        )
-        for f in draft.functions
-    )
     assigns = tuple((a, a.range.shifted(d)) for a in draft.assigns)
-    placed = PlacedMember(
-        functions, assigns, draft.other_names, draft.docstring, error, first_line, text
-    )
-    _PLACE_CACHE[key] = placed
-    if len(_PLACE_CACHE) > _PLACE_CACHE_SIZE:
-        _PLACE_CACHE.popitem(last=False)
-    return placed
+    return PlacedMember(draft.functions, assigns, draft.other_names, draft.docstring, error, first_line, text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,6 +123,7 @@ class ModuleInfo:
     main_calls: list[str]
     errors: list[Diagnostic]
     defined: set[str] = field(default_factory=set)
+    imports_key: int = 0  # changes when the imports change (decorators resolve differently)
 
     def qualify(self, dotted: str | None) -> str | None:
         """The fully qualified name `dotted` refers to, through the imports; None if unknown."""
@@ -275,7 +219,8 @@ def build_module(path: str, lines: SourceLines) -> ModuleInfo:
                 imports[imp.local] = imp
         main_calls.extend(top.main_calls)
         defined.update(top.defined)
-    return ModuleInfo(path, imports, stars, classes, order, main_calls, errors, defined)
+    key = hash((tuple(imports.items()), tuple(stars), frozenset(classes), frozenset(defined)))
+    return ModuleInfo(path, imports, stars, classes, order, main_calls, errors, defined, key)
 
 
 def _is_class(segment: Segment) -> bool:
@@ -452,7 +397,7 @@ def _deindent_docstring(doc: str | None) -> str:
     return doc
 
 
-def _decorator_info(module: ModuleInfo, draft: parse.DecoratorDraft) -> DecoratorInfo:
+def _decorator_info(module: ModuleInfo, draft: parse.DecoratorDraft, offset: int) -> DecoratorInfo:
     qualified = module.qualify(draft.dotted)
     mf_name = _metaflow_name(qualified)
     name = mf_name or (draft.dotted.rsplit(".", 1)[-1] if draft.dotted else draft.text)
@@ -462,21 +407,37 @@ def _decorator_info(module: ModuleInfo, draft: parse.DecoratorDraft) -> Decorato
         draft.args,
         draft.kwargs,
         dict(draft.values),
-        draft.range,
+        draft.range.shifted(offset),
         mf_name is not None,
         draft.is_call,
     )
 
 
-def _step_from(module: ModuleInfo, fn: PlacedFunction, owner: str | None) -> Step | None:
-    decorators = [_decorator_info(module, d) for d in fn.decorators]
+_STEP_CACHE: dict[tuple[int, int, str, int, str | None], tuple[parse.FunctionDraft, Step | None]] = {}
+_STEP_CACHE_SIZE = 16384
+
+
+def _step_from(module: ModuleInfo, fn: parse.FunctionDraft, offset: int, owner: str | None) -> Step | None:
+    """The Step for a method draft at `offset`, or None when it is not a step (cached)."""
+    key = (id(fn), offset, module.path, module.imports_key, owner)
+    cached = _STEP_CACHE.get(key)
+    if cached is not None and cached[0] is fn:
+        return cached[1]
+    step = _make_step(module, fn, offset, owner)
+    if len(_STEP_CACHE) >= _STEP_CACHE_SIZE:
+        _STEP_CACHE.clear()
+    _STEP_CACHE[key] = (fn, step)
+    return step
+
+
+def _make_step(module: ModuleInfo, fn: parse.FunctionDraft, offset: int, owner: str | None) -> Step | None:
+    decorators = [_decorator_info(module, d, offset) for d in fn.decorators]
     step_deco = next((d for d in decorators if d.is_metaflow and d.name == "step"), None)
     if step_deco is None:
         return None
     others = tuple(d for d in decorators if d is not step_deco)
-    draft = fn.draft
     return Step(
-        name=draft.name,
+        name=fn.name,
         source_file=module.path,
         name_range=fn.name_range,
         range=fn.range,
@@ -484,16 +445,17 @@ def _step_from(module: ModuleInfo, fn: PlacedFunction, owner: str | None) -> Ste
         step_decorator=step_deco,
         is_start_annotated=step_deco.values.get("start") is True,
         is_end_annotated=step_deco.values.get("end") is True,
-        arg_names=draft.arg_names,
-        raw_doc=draft.raw_doc,
-        doc=_deindent_docstring(draft.raw_doc),
+        arg_names=fn.arg_names,
+        raw_doc=fn.raw_doc,
+        doc=_deindent_docstring(fn.raw_doc),
         tail=fn.tail,
-        has_tail_next=draft.has_tail_next,
+        has_tail_next=fn.has_tail_next,
         nexts_not_last=fn.nexts_not_last,
         writes=fn.writes,
         reads=fn.reads,
-        dynamic_writes=draft.dynamic_writes,
+        dynamic_writes=fn.dynamic_writes,
         inherited_from=owner,
+        line_offset=offset,
     )
 
 
@@ -550,10 +512,10 @@ def _class_members(
                 last_kind[broken.name] = "step"
             continue
         for fn in member.functions:
-            step = _step_from(module, fn, owner)
+            step = _step_from(module, fn, member.offset, owner)
             if step is None:
-                names.add(fn.draft.name)
-                last_kind[fn.draft.name] = "other"
+                names.add(fn.name)
+                last_kind[fn.name] = "other"
                 continue
             previous = by_name.get(step.name)
             if previous is not None:

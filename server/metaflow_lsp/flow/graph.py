@@ -24,7 +24,7 @@ _KIND_TO_TYPE = {
 
 
 def _node(step: Step, parallel_names: frozenset[str]) -> GraphNode:
-    tail = step.tail
+    tail = step.transition
     node = GraphNode(name=step.name, type=None, out_funcs=[])
     node.parallel_step = any(d.is_metaflow and d.name in parallel_names for d in step.decorators)
     if tail is None:

@@ -8,7 +8,6 @@ and skips what a syntax error makes unknowable. Rules Metaflow does not have fol
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from .build import metaflow_table
 from .model import Diagnostic, Flow, FlowGraph, GraphNode, Range, Severity, Step
@@ -557,26 +556,25 @@ def _next_not_last(report: _Report, flow: Flow) -> None:
             )
 
 
-def _ancestors(graph: FlowGraph) -> dict[str, set[str]]:
-    """For each step, every step on some path from the start to it (itself excluded)."""
-    preds: dict[str, set[str]] = {n: set() for n in graph.nodes}
-    for name, node in graph.nodes.items():
+def _ancestor_masks(graph: FlowGraph) -> tuple[dict[str, int], dict[str, int]]:
+    """Bit per step, and for each step the bits of every step on a path from a root to it."""
+    nodes = graph.nodes
+    bit = {name: 1 << i for i, name in enumerate(nodes)}
+    preds: dict[str, list[str]] = {n: [] for n in nodes}
+    for name, node in nodes.items():
         for child in node.out_funcs:
-            if child in preds:
-                preds[child].add(name)
-    order = graph.sorted_nodes or list(graph.nodes)
-    result: dict[str, set[str]] = {}
-    # Steps in topological order: each step's ancestors are its parents and theirs.
-    for name in _topological(graph.nodes, order):
-        acc: set[str] = set()
+            if child in preds and child != name:
+                preds[child].append(name)
+    masks: dict[str, int] = {}
+    for name in _topological(nodes):
+        acc = 0
         for p in preds[name]:
-            acc.add(p)
-            acc |= result.get(p, set())
-        result[name] = acc
-    return result
+            acc |= bit[p] | masks.get(p, 0)
+        masks[name] = acc
+    return bit, masks
 
 
-def _topological(nodes: dict[str, GraphNode], hint: Iterable[str]) -> list[str]:
+def _topological(nodes: dict[str, GraphNode]) -> list[str]:
     indegree = {n: 0 for n in nodes}
     for node in nodes.values():
         for child in set(node.out_funcs):
@@ -602,20 +600,26 @@ def _undefined_artifacts(report: _Report, flow: Flow, graph: FlowGraph) -> None:
     known |= flow.class_attributes
     known |= {p.attribute for p in flow.parameters}
     known |= set(flow.steps)
-    ancestors = _ancestors(graph)
     steps = flow.steps
+    bit, masks = _ancestor_masks(graph)
+    writers: dict[str, int] = {}
+    dynamic = 0
+    for name, step in steps.items():
+        for artifact in step.write_names:
+            writers[artifact] = writers.get(artifact, 0) | bit[name]
+        if step.dynamic_writes:
+            dynamic |= bit[name]
     for step in flow.own_steps:
         if step.name not in steps or steps[step.name] is not step:
             continue
-        lineage = ancestors.get(step.name, set()) | {step.name}
-        if any(steps[s].dynamic_writes for s in lineage if s in steps):
+        lineage = masks.get(step.name, 0) | bit[step.name]
+        if lineage & dynamic:
             continue
-        available = set(known)
-        for s in lineage:
-            if s in steps:
-                available.update(w.name for w in steps[s].writes)
+        missing = {n for n in step.read_names if n not in known and not n.startswith("__") and not writers.get(n, 0) & lineage}
+        if not missing:
+            continue
         for ref in step.reads:
-            if ref.name not in available and not ref.name.startswith("__"):
+            if ref.name in missing:
                 report.add(
                     "undefined-artifact",
                     f"Artifact {ref.name} is read in step {step.name} but no step before it "

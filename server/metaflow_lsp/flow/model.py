@@ -89,30 +89,153 @@ class ArtifactRef:
     range: Range  # the attribute name only
 
 
-@dataclass(slots=True)
 class Step:
-    """One `@step` method of a flow."""
+    """One `@step` method of a flow.
 
-    name: str
-    source_file: str
-    name_range: Range  # the method name in `def name`
-    range: Range  # from the first decorator to the end of the body
-    decorators: tuple[DecoratorInfo, ...]  # top to bottom, excluding @step itself
-    step_decorator: DecoratorInfo | None
-    is_start_annotated: bool = False
-    is_end_annotated: bool = False
-    arg_names: tuple[str, ...] = ()
-    raw_doc: str | None = None
-    doc: str = ""
-    tail: Transition | None = None  # the last statement when it is `self.next(...)`
-    has_tail_next: bool = False
-    nexts_not_last: tuple[Range, ...] = ()  # `self.next` calls that are not the last statement
-    writes: tuple[ArtifactRef, ...] = ()
-    reads: tuple[ArtifactRef, ...] = ()
-    dynamic_writes: bool = False  # setattr(self, ...), merge_artifacts(...), self.__dict__
-    syntax_error: Diagnostic | None = None  # the step did not parse; fields are best effort
-    inherited_from: str | None = None  # the base class the step comes from, if not this class
-    text_key: str = ""  # the source text the step was parsed from (cache key)
+    Positions inside the step are stored relative to the statement it was parsed from and
+    moved to their place in the file when first read, so that inserting a line above a step
+    costs nothing until someone looks at the step's ranges.
+    """
+
+    __slots__ = (
+        "_memo",
+        "_name_range",
+        "_nexts_not_last",
+        "_offset",
+        "_range",
+        "_reads",
+        "_tail",
+        "_writes",
+        "arg_names",
+        "decorators",
+        "doc",
+        "dynamic_writes",
+        "has_tail_next",
+        "inherited_from",
+        "is_end_annotated",
+        "is_start_annotated",
+        "name",
+        "raw_doc",
+        "source_file",
+        "step_decorator",
+        "syntax_error",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        source_file: str,
+        name_range: Range,
+        range: Range,
+        decorators: tuple[DecoratorInfo, ...],
+        step_decorator: DecoratorInfo | None,
+        is_start_annotated: bool = False,
+        is_end_annotated: bool = False,
+        arg_names: tuple[str, ...] = (),
+        raw_doc: str | None = None,
+        doc: str = "",
+        tail: Transition | None = None,
+        has_tail_next: bool = False,
+        nexts_not_last: tuple[Range, ...] = (),
+        writes: tuple[ArtifactRef, ...] = (),
+        reads: tuple[ArtifactRef, ...] = (),
+        dynamic_writes: bool = False,
+        syntax_error: Diagnostic | None = None,
+        inherited_from: str | None = None,
+        line_offset: int = 0,
+    ) -> None:
+        self.name = name
+        self.source_file = source_file
+        self.decorators = decorators  # top to bottom, excluding @step itself; absolute ranges
+        self.step_decorator = step_decorator
+        self.is_start_annotated = is_start_annotated
+        self.is_end_annotated = is_end_annotated
+        self.arg_names = arg_names
+        self.raw_doc = raw_doc
+        self.doc = doc
+        self.has_tail_next = has_tail_next
+        self.dynamic_writes = dynamic_writes  # setattr(self, ...), merge_artifacts(...), self.__dict__
+        self.syntax_error = syntax_error  # the step did not parse; other fields are best effort
+        self.inherited_from = inherited_from  # the base class the step comes from, if not this class
+        self._offset = line_offset
+        self._name_range = name_range
+        self._range = range
+        self._tail = tail
+        self._nexts_not_last = nexts_not_last
+        self._writes = writes
+        self._reads = reads
+        self._memo: dict[str, object] = {}
+
+    def __repr__(self) -> str:
+        return f"Step({self.name!r}, line {self.def_line}, {self.source_file!r})"
+
+    def _placed(self, key: str, value: object) -> object:
+        if self._offset == 0:
+            return value
+        memo = self._memo
+        if key not in memo:
+            memo[key] = _shift_any(value, self._offset)
+        return memo[key]
+
+    @property
+    def name_range(self) -> Range:
+        """The method name in `def name`."""
+        return self._name_range.shifted(self._offset)
+
+    @property
+    def range(self) -> Range:
+        """From the first decorator to the end of the body."""
+        return self._range.shifted(self._offset)
+
+    @property
+    def tail(self) -> Transition | None:
+        """The last statement when it is `self.next(...)`."""
+        return self._placed("tail", self._tail)  # type: ignore[return-value]
+
+    @property
+    def transition(self) -> Transition | None:
+        """The tail `self.next(...)` with positions relative to the step's statement.
+
+        For graph building, which needs targets and kinds but no positions; use `tail` for ranges.
+        """
+        return self._tail
+
+    @property
+    def nexts_not_last(self) -> tuple[Range, ...]:
+        """`self.next` calls that are not the last statement."""
+        return self._placed("nexts", self._nexts_not_last)  # type: ignore[return-value]
+
+    @property
+    def writes(self) -> tuple[ArtifactRef, ...]:
+        """`self.x = ...` assignments (tuple, augmented and annotated included)."""
+        return self._placed("writes", self._writes)  # type: ignore[return-value]
+
+    @property
+    def reads(self) -> tuple[ArtifactRef, ...]:
+        """`self.x` reads that are not method calls or step references."""
+        return self._placed("reads", self._reads)  # type: ignore[return-value]
+
+    @property
+    def write_names(self) -> frozenset[str]:
+        """Names of the artifacts the step assigns (no positions needed)."""
+        names = self._memo.get("write_names")
+        if names is None:
+            names = self._memo["write_names"] = frozenset(w.name for w in self._writes)
+        return names  # type: ignore[return-value]
+
+    @property
+    def read_names(self) -> frozenset[str]:
+        """Names of the artifacts the step reads."""
+        names = self._memo.get("read_names")
+        if names is None:
+            names = self._memo["read_names"] = frozenset(r.name for r in self._reads)
+        return names  # type: ignore[return-value]
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The steps `self.next` names (empty without a valid tail)."""
+        return self._tail.targets if self._tail is not None else ()
 
     @property
     def num_args(self) -> int:
@@ -122,7 +245,32 @@ class Step:
     @property
     def def_line(self) -> int:
         """The line of `def`, which Metaflow reports for step-level errors."""
-        return self.name_range.start.line
+        return self._name_range.start.line + self._offset
+
+
+def _shift_any(value: object, lines: int) -> object:
+    if value is None:
+        return None
+    if isinstance(value, Range):
+        return value.shifted(lines)
+    if isinstance(value, ArtifactRef):
+        return ArtifactRef(value.name, value.range.shifted(lines))
+    if isinstance(value, Transition):
+        return Transition(
+            value.range.shifted(lines),
+            value.targets,
+            tuple(r.shifted(lines) for r in value.target_ranges),
+            value.kind,
+            value.valid,
+            value.foreach,
+            value.num_parallel,
+            value.condition,
+            value.switch_cases,
+            value.keywords,
+        )
+    if isinstance(value, tuple):
+        return tuple(_shift_any(v, lines) for v in value)
+    raise TypeError(f"cannot shift {type(value).__name__}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Strings (whole, including unterminated ones), comments, brackets, line continuations and
 # newlines: everything that decides where a logical line starts.
@@ -142,6 +143,7 @@ class SourceLines:
             self.starts = logical_starts(text)
         else:
             self.starts = update_starts(previous.text, previous.starts, text)
+        self._start_set: set[int] | None = None
 
     def line_of(self, offset: int) -> int:
         """1-based line of a character offset."""
@@ -159,41 +161,39 @@ class SourceLines:
     def statements(self, lo: int = 0, hi: int | None = None, indent: int = 0) -> list[Segment]:
         """Statements at exactly `indent` between offsets lo and hi, decorators kept with their def.
 
-        Blank and comment-only lines never start a statement. A line indented less than
-        `indent` ends the region (hi is adjusted by the caller for class bodies).
+        Blank and comment-only lines never start a statement, nor do lines inside brackets or
+        strings (they are not logical-line starts).
         """
         text = self.text
         end = len(text) if hi is None else hi
-        starts = self.starts
-        i = bisect_left(starts, lo)
-        j = bisect_left(starts, end)
-        segments: list[tuple[int, str, int]] = []  # (offset, head, indent)
+        starts = self.start_set
+        pattern = _indent_pattern(indent)
+        segments: list[tuple[int, str]] = []  # (offset, head)
         pending_decorator = False
-        for k in range(i, j):
-            off = starts[k]
-            # Skip blank and comment-only lines.
-            p = off
-            n = len(text)
-            while p < n and text[p] in " \t\f":
-                p += 1
-            if p >= end or p >= n or text[p] in "\n\r#":
+        for match in pattern.finditer(text, lo, end):
+            off = match.start()
+            if off not in starts:
                 continue
-            col = p - off
-            if col != indent:
-                continue
-            head = _head(text, p)
+            head = _head(text, match.end())
             if pending_decorator and head in ("def", "async", "class", "@"):
                 pending_decorator = head == "@"
                 continue
             if head in _CONTINUATION_KEYWORDS and segments and head != "case":
                 continue
-            segments.append((off, head, col))
+            segments.append((off, head))
             pending_decorator = head == "@"
         out = []
-        for n_, (off, head, col) in enumerate(segments):
+        for n_, (off, head) in enumerate(segments):
             stop = segments[n_ + 1][0] if n_ + 1 < len(segments) else end
-            out.append(Segment(self.line_of(off), text[off:stop], col, head))
+            out.append(Segment(self.line_of(off), text[off:stop], indent, head))
         return out
+
+    @property
+    def start_set(self) -> set[int]:
+        """The logical-line starts as a set, for membership tests."""
+        if self._start_set is None:
+            self._start_set = set(self.starts)
+        return self._start_set
 
     def block_end(self, header_offset: int, body_indent_min: int) -> int:
         """Offset where the indented block after the statement at `header_offset` ends."""
@@ -231,6 +231,12 @@ class SourceLines:
                 continue
             return p - off
         return None
+
+
+@lru_cache(maxsize=64)
+def _indent_pattern(indent: int) -> re.Pattern[str]:
+    """Lines indented by exactly `indent` spaces or tabs whose first character is code."""
+    return re.compile(r"^[ \t]{%d}(?=[^ \t\r\n#\f])" % indent, re.M)
 
 
 def _head(text: str, p: int) -> str:
