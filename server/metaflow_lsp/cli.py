@@ -48,9 +48,39 @@ def graph(file: str, flow_name: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"graph": steps, "graph_structure": structure}, indent=4))
         return
-    for name, info in steps.items():
-        arrow = " -> " + ", ".join(info["next"]) if info["next"] else ""
-        click.echo(f"{name} [{info['type']}] line {info['line']}{arrow}")
+    click.echo(f"{flow.name} ({os.path.relpath(flow.source_file)}), {len(flow.steps)} steps")
+    for line in _tree(steps, structure, ""):
+        click.echo(line)
+
+
+def _describe(info: dict) -> str:
+    kind = info["type"]
+    extra = ""
+    if kind == "split-foreach":
+        extra = f" foreach {info['foreach_artifact']!r}"
+    elif kind == "split-parallel":
+        extra = f" num_parallel={info['num_parallel']}"
+    elif kind == "split-switch":
+        cases = ", ".join(f"{k!r}: {v}" for k, v in info["switch_cases"].items())
+        extra = f" on {info['condition']!r} {{{cases}}}"
+    decorators = "".join(f" @{d['name']}" for d in info["decorators"])
+    return f"{info['name']}  [{kind}{extra}]  line {info['line']}{decorators}"
+
+
+def _tree(steps: dict, structure: list, indent: str) -> list[str]:
+    """graph_structure as an indented tree: branches of a split one level deeper."""
+    out: list[str] = []
+    for item in structure:
+        if isinstance(item, str):
+            out.append(f"{indent}{_describe(steps[item])}")
+            continue
+        for i, branch in enumerate(item):
+            last = i == len(item) - 1
+            lines = _tree(steps, branch, "")
+            for j, text in enumerate(lines):
+                lead = ("└─ " if last else "├─ ") if j == 0 else ("   " if last else "│  ")
+                out.append(f"{indent}{lead}{text}")
+    return out
 
 
 def _format_diagnostic(d: object) -> str:
