@@ -90,7 +90,9 @@ def _place_member(text: str, first_line: int, path: str) -> PlacedMember:
             draft.error.message,
         )
     assigns = tuple((a, a.range.shifted(d)) for a in draft.assigns)
-    return PlacedMember(draft.functions, assigns, draft.other_names, draft.docstring, error, first_line, text)
+    return PlacedMember(
+        draft.functions, assigns, draft.other_names, draft.docstring, error, first_line, text
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,12 +167,14 @@ def _class_segments(lines: SourceLines, segment: Segment) -> tuple[str, list[Seg
     """The header text of a class statement and its body statements."""
     offset = lines.line_offsets[segment.first_line - 1]
     end = offset + len(segment.text)
-    body_indent = lines.first_body_indent(offset, end)
     text = lines.text
+    # Skip the class decorators: the body starts after the `class` line itself.
+    class_offset = lines.class_keyword_offset(offset, end)
+    body_indent = lines.first_body_indent(class_offset, end)
     if body_indent is None or body_indent == 0:
         return None
     # The first body statement: the first logical start at body_indent after the header.
-    body = lines.statements(offset + 1, end, body_indent)
+    body = lines.statements(class_offset + 1, end, body_indent)
     # Drop a "statement" that is really the header itself (header continuation lines never
     # start logical lines, so the first entry is the first real body statement).
     if not body:
@@ -413,11 +417,15 @@ def _decorator_info(module: ModuleInfo, draft: parse.DecoratorDraft, offset: int
     )
 
 
-_STEP_CACHE: dict[tuple[int, int, str, int, str | None], tuple[parse.FunctionDraft, Step | None]] = {}
+_STEP_CACHE: dict[
+    tuple[int, int, str, int, str | None], tuple[parse.FunctionDraft, Step | None]
+] = {}
 _STEP_CACHE_SIZE = 16384
 
 
-def _step_from(module: ModuleInfo, fn: parse.FunctionDraft, offset: int, owner: str | None) -> Step | None:
+def _step_from(
+    module: ModuleInfo, fn: parse.FunctionDraft, offset: int, owner: str | None
+) -> Step | None:
     """The Step for a method draft at `offset`, or None when it is not a step (cached)."""
     key = (id(fn), offset, module.path, module.imports_key, owner)
     cached = _STEP_CACHE.get(key)
@@ -430,7 +438,9 @@ def _step_from(module: ModuleInfo, fn: parse.FunctionDraft, offset: int, owner: 
     return step
 
 
-def _make_step(module: ModuleInfo, fn: parse.FunctionDraft, offset: int, owner: str | None) -> Step | None:
+def _make_step(
+    module: ModuleInfo, fn: parse.FunctionDraft, offset: int, owner: str | None
+) -> Step | None:
     decorators = [_decorator_info(module, d, offset) for d in fn.decorators]
     step_deco = next((d for d in decorators if d.is_metaflow and d.name == "step"), None)
     if step_deco is None:

@@ -102,7 +102,7 @@ def lint_flow(flow: Flow) -> list[Diagnostic]:
 
 
 def _reserved_words(report: _Report, steps: dict[str, Step]) -> None:
-    msg = "Step *%s* is a reserved word. Choose another name for the step."
+    msg = "Step name *%s* is a reserved word. Choose another name for the step."
     for name, step in steps.items():
         if name in RESERVED:
             report.at_def("reserved-step-name", msg % name, step)
@@ -319,18 +319,22 @@ def _acyclicity(report: _Report, graph: FlowGraph, steps: dict[str, Step]) -> No
     if not graph.cycles:
         return
     msg = "There is a loop in your flow: *{0}*. Break the loop by fixing self.next() transitions."
-    reported: set[frozenset[str]] = set()
     first = _metaflow_first_cycle(graph.nodes)
-    if first is not None:
-        at, path = first
-        report.at_next("cycle", msg.format("->".join(path)), steps[at])
-        reported.add(frozenset(path))
+    first_members = frozenset(first[1]) if first is not None else frozenset()
+    reported: set[frozenset[str]] = set()
     for loop in graph.cycles:
         members = frozenset(loop)
         if members in reported:
             continue
         reported.add(members)
-        report.at_next("cycle", msg.format("->".join(loop)), steps[loop[-2]])
+        # Metaflow's wording of the loop when it is the one Metaflow reports, else ours.
+        is_first = first is not None and members == first_members
+        text = msg.format("->".join(first[1] if first is not None and is_first else loop))
+        if first is not None and is_first:
+            report.at_next("cycle", text, steps[first[0]])
+        # Every step on the loop, at its self.next: any of them may be the one to fix.
+        for name in loop[:-1]:
+            report.at_next("cycle", text, steps[name])
 
 
 def _orphans(report: _Report, graph: FlowGraph, steps: dict[str, Step]) -> None:
@@ -397,12 +401,17 @@ def _split_join_balance(report: _Report, graph: FlowGraph, steps: dict[str, Step
             if split_stack:
                 split_roots = split_stack[-1]
                 new_stack = split_stack[:-1]
+                incoming = [n for n in node.in_funcs if n in nodes]
+                if any(not nodes[n].split_branches for n in incoming):
+                    # A split leads straight to this join (Metaflow's own check crashes here);
+                    # empty-foreach or join-and-split names the real problem.
+                    stop = True
                 resolved = {
-                    nodes[n].split_branches[-1]
-                    for n in node.in_funcs
-                    if n in nodes and nodes[n].split_branches
+                    nodes[n].split_branches[-1] for n in incoming if nodes[n].split_branches
                 }
-                if len(resolved) != len(split_roots) or resolved ^ set(split_roots):
+                if stop:
+                    pass
+                elif len(resolved) != len(split_roots) or resolved ^ set(split_roots):
                     report.at_def(
                         "join-path-mismatch",
                         f"Step *{name}* seems like a join step (it takes an extra input "
@@ -615,7 +624,11 @@ def _undefined_artifacts(report: _Report, flow: Flow, graph: FlowGraph) -> None:
         lineage = masks.get(step.name, 0) | bit[step.name]
         if lineage & dynamic:
             continue
-        missing = {n for n in step.read_names if n not in known and not n.startswith("__") and not writers.get(n, 0) & lineage}
+        missing = {
+            n
+            for n in step.read_names
+            if n not in known and not n.startswith("__") and not writers.get(n, 0) & lineage
+        }
         if not missing:
             continue
         for ref in step.reads:

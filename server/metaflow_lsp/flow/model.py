@@ -155,9 +155,13 @@ class Step:
         self.raw_doc = raw_doc
         self.doc = doc
         self.has_tail_next = has_tail_next
-        self.dynamic_writes = dynamic_writes  # setattr(self, ...), merge_artifacts(...), self.__dict__
+        self.dynamic_writes = (
+            dynamic_writes  # setattr(self, ...), merge_artifacts(...), self.__dict__
+        )
         self.syntax_error = syntax_error  # the step did not parse; other fields are best effort
-        self.inherited_from = inherited_from  # the base class the step comes from, if not this class
+        self.inherited_from = (
+            inherited_from  # the base class the step comes from, if not this class
+        )
         self._offset = line_offset
         self._name_range = name_range
         self._range = range

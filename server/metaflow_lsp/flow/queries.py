@@ -218,6 +218,7 @@ def effective_flow(flow: Flow, clean_steps: dict[str, Step], has_syntax_errors: 
 
 _SELF_ATTRIBUTE = re.compile(r"\bself\s*\.\s*([A-Za-z_]\w*)?$")
 _SELF_NEXT = re.compile(r"\bself\s*\.\s*next\s*$")
+_NEXT_PAREN = re.compile(r"\bself\s*\.\s*next\s*\(\s*$")
 _SCAN = re.compile(
     r"""'''(?:\\.|[^\\])*?(?:'''|\Z)|\"\"\"(?:\\.|[^\\])*?(?:\"\"\"|\Z)
     |'(?:\\.|[^\\'\n])*'?|"(?:\\.|[^\\"\n])*"?
@@ -239,12 +240,17 @@ class CompletionContext:
 
     kind: Literal["step", "attribute"]
     prefix: str  # the part of the name typed so far
+    after_paren: bool = False  # right after `self.next(`: items need the `self.` too
 
 
 def completion_context(text_before: str) -> CompletionContext | None:
     """The context of the cursor at the end of `text_before` (the step's text up to the cursor)."""
     match = _SELF_ATTRIBUTE.search(text_before)
     if match is None:
+        if _NEXT_PAREN.search(text_before):
+            inner = completion_context(text_before + "self.")
+            if inner is not None and inner.kind == "step":
+                return CompletionContext("step", "", after_paren=True)
         return None
     prefix = match.group(1) or ""
     head = text_before[: match.start()]

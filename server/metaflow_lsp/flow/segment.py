@@ -214,6 +214,15 @@ class SourceLines:
                 return off
         return n
 
+    def class_keyword_offset(self, lo: int, hi: int) -> int:
+        """The logical line starting with `class` in a decorated class statement (else `lo`)."""
+        text = self.text
+        for k in range(bisect_left(self.starts, lo), bisect_left(self.starts, hi)):
+            off = self.starts[k]
+            if text.startswith("class", off) and text[off + 5 : off + 6] in (" ", "\t"):
+                return off
+        return lo
+
     def first_body_indent(self, header_offset: int, limit: int) -> int | None:
         """Indentation of the first statement after `header_offset`, before `limit`."""
         text = self.text

@@ -121,9 +121,10 @@ class DocumentStore:
         self._invalidate_dependents(doc.path)
 
     def saved(self, uri: str) -> None:
-        """A document was saved: files that inherit from it are analysed again."""
+        """A document was saved: it and the files that inherit from it are analysed again."""
         doc = self._docs.get(uri)
         if doc is not None:
+            self._touch(doc, debounce=False)
             self._invalidate_dependents(doc.path)
 
     def close(self, uri: str) -> None:
@@ -244,6 +245,11 @@ class DocumentStore:
         except asyncio.TimeoutError:
             log.warning("analysis of %s is late; answering from the previous one", doc.path)
         return doc.snapshot
+
+    def latest_generation(self, uri: str) -> int | None:
+        """The generation of the document's current text (None when it is not open)."""
+        doc = self._docs.get(uri)
+        return doc.generation if doc is not None else None
 
     def snapshots(self) -> list[Snapshot]:
         """The latest analysis of every open document (without waiting)."""
