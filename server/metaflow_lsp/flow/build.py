@@ -267,7 +267,13 @@ def _build_class(path: str, lines: SourceLines, segment: Segment) -> ClassInfo |
         )
         if not header.name:
             return ClassInfo("", path, class_range, class_range, (), (), [], header_error)
-    members = [place_member(s.text, s.first_line, path) for s in body]
+    members: list[PlacedMember] = []
+    for statement in body:
+        placed = place_member(statement.text, statement.first_line, path)
+        if placed.error is None:
+            members.append(placed)
+        else:
+            members.extend(_recover(statement, path))
     return ClassInfo(
         header.name,
         path,
@@ -278,6 +284,43 @@ def _build_class(path: str, lines: SourceLines, segment: Segment) -> ClassInfo |
         members,
         header_error,
     )
+
+
+def _recover(statement: Segment, path: str) -> list[PlacedMember]:
+    """Re-parse a statement that does not parse as the methods it seems to hold.
+
+    An unclosed bracket or string swallows every following method into one statement; cutting
+    it where lines at the class-body indentation start a decorator or a `def` keeps the methods
+    after the broken one.
+    """
+    prefix = statement.text[: statement.indent]
+    lines = statement.text.split("\n")
+    merged = [0]
+    in_decorators = lines[0][len(prefix) :].startswith("@")
+    for i in range(1, len(lines)):
+        line = lines[i]
+        if not line.startswith(prefix) or line[len(prefix) : len(prefix) + 1] in (
+            " ",
+            "\t",
+            "",
+            "#",
+        ):
+            continue
+        rest = line[len(prefix) :]
+        starts_member = rest.startswith(("@", "def ", "async def "))
+        if starts_member and not in_decorators:
+            merged.append(i)
+        in_decorators = rest.startswith("@")
+    if len(merged) == 1:
+        return [place_member(statement.text, statement.first_line, path)]
+    pieces = []
+    for k, start in enumerate(merged):
+        end = merged[k + 1] if k + 1 < len(merged) else len(lines)
+        text = "\n".join(lines[start:end])
+        if k + 1 < len(merged):
+            text += "\n"
+        pieces.append(place_member(text, statement.first_line + start, path))
+    return pieces
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ file's imports. Lines in drafts are relative to the statement's first line (line
 
 from __future__ import annotations
 
+import ast
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -201,9 +203,26 @@ def code_of(node: cst.CSTNode) -> str:
     return _EMPTY_MODULE.code_for_node(node)
 
 
-def _problem(error: cst.ParserSyntaxError, line_offset: int) -> SyntaxProblem:
-    message = error.message.strip().splitlines()[0] if error.message.strip() else "invalid syntax"
-    return SyntaxProblem(f"Syntax error: {message}", error.raw_line + line_offset, error.raw_column)
+_LIBCST_PREFIX = re.compile(r"^(?:parser error: )?(?:error at \d+:\d+: )?")
+
+
+def _problem(error: cst.ParserSyntaxError, source: str, line_offset: int) -> SyntaxProblem:
+    """A syntax error with CPython's wording and place when it has one (clearer than libcst's)."""
+    try:
+        compile(source, "<flow>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as cpython:
+        if cpython.lineno is not None:
+            column = max(0, (cpython.offset or 1) - 1)
+            return SyntaxProblem(
+                f"Syntax error: {cpython.msg}", cpython.lineno + line_offset, column
+            )
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    text = error.message.strip().splitlines()[0] if error.message.strip() else "invalid syntax"
+    text = _LIBCST_PREFIX.sub("", text)
+    if len(text) > 160:
+        text = text[:157] + "..."
+    return SyntaxProblem(f"Syntax error: {text}", error.raw_line + line_offset, error.raw_column)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,10 +236,11 @@ def parse_member(text: str) -> MemberDraft:
     Positions are relative to the statement's first line (line 1).
     """
     lines = text.count("\n") + 1
+    source = "class _:\n" + text
     try:
-        module = cst.parse_module("class _:\n" + text)
+        module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
-        return MemberDraft(error=_problem(error, -1), lines=lines)
+        return MemberDraft(error=_problem(error, source, -1), lines=lines)
     except RecursionError:
         return MemberDraft(error=SyntaxProblem("Syntax error: nesting too deep", 1, 0), lines=lines)
     cls = module.body[0]
@@ -649,7 +669,7 @@ def parse_class_header(text: str) -> ClassHeaderDraft:
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as error:
-        return ClassHeaderDraft("", Range.of(1, 0, 1, 0), (), (), (), _problem(error, 0))
+        return ClassHeaderDraft("", Range.of(1, 0, 1, 0), (), (), (), _problem(error, text, 0))
     cls = next((s for s in module.body if isinstance(s, cst.ClassDef)), None)
     if cls is None:
         return ClassHeaderDraft(
@@ -672,7 +692,7 @@ def parse_toplevel(text: str) -> TopLevelDraft:
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as error:
-        return TopLevelDraft(error=_problem(error, 0))
+        return TopLevelDraft(error=_problem(error, text, 0))
     imports: list[ImportDraft] = []
     calls: list[str] = []
     defined: list[str] = []
