@@ -17,7 +17,22 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from genflow import generate  # noqa: E402
 
 CORPUS = sorted((ROOT / "tests" / "corpus").glob("*/*.py"))
-SNIPPETS = ["self.next(", ")", '"""', "'''", "@step\n", "def ", "\n", "    ", "(", "[", "# c\n", "\\\n", "x = 1\n", "\t"]
+SNIPPETS = [
+    "self.next(",
+    ")",
+    '"""',
+    "'''",
+    "@step\n",
+    "def ",
+    "\n",
+    "    ",
+    "(",
+    "[",
+    "# c\n",
+    "\\\n",
+    "x = 1\n",
+    "\t",
+]
 
 
 def _summary(analyzer: Analyzer, path: str, text: str) -> tuple:
@@ -30,7 +45,16 @@ def _summary(analyzer: Analyzer, path: str, text: str) -> tuple:
         except GraphStructureError as error:
             graph = str(error)
         steps = [
-            (s.name, s.name_range, s.range, s.tail, s.writes, s.reads, s.nexts_not_last, [d.range for d in s.decorators])
+            (
+                s.name,
+                s.name_range,
+                s.range,
+                s.tail,
+                s.writes,
+                s.reads,
+                s.nexts_not_last,
+                [d.range for d in s.decorators],
+            )
             for s in flow.own_steps
         ]
         flows.append((flow.name, flow.name_range, graph, steps, [p.range for p in flow.parameters]))
