@@ -218,3 +218,29 @@ def test_non_ascii_text_keeps_code_point_columns(tmp_path: Path) -> None:
     (write_z,) = [w for w in flow.steps["train"].writes if w.name == "z"]
     line = text.split("\n")[write_z.range.start.line - 1]
     assert line[write_z.range.start.column : write_z.range.end.column] == "z"
+
+
+def test_any_expression_after_at_is_a_decorator(tmp_path: Path) -> None:
+    text = textwrap.dedent(
+        """\
+        from metaflow import FlowSpec, step
+
+        decos = [step]
+
+        class DecoFlow(FlowSpec):
+            @decos[0]
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @ste@stepp
+            @step
+            def end(self):
+                pass
+        """
+    )
+    flow_file = analyze(text, tmp_path)
+    assert not flow_file.diagnostics
+    end = flow_file.flows[0].steps["end"]
+    assert [d.text for d in end.decorators] == ["ste@stepp"]
+    assert end.decorators[0].range == Range.of(11, 4, 11, 14)

@@ -294,7 +294,14 @@ def _decorator(deco: cst.Decorator, positions: Positions, line_offset: int = -1)
                     values.append((arg.keyword.value, value))
             else:
                 args.append(arg.star + code_of(arg.value))
-    expr_range = positions.of(expr) if id(expr) in positions.ranges else positions.of(target)
+    expr_range = positions.ranges.get(id(expr)) or positions.ranges.get(id(target))
+    if expr_range is None:
+        # Any expression may follow "@" (PEP 614); place it after the decorator's leading lines.
+        whole = positions.of(deco)
+        line = whole.start.line + len(deco.leading_lines)
+        expr_range = Range.of(
+            line, 1 + len(deco.whitespace_after_at.value), whole.end.line, whole.end.column
+        )
     start = expr_range.start
     at_column = max(0, start.column - 1 - len(deco.whitespace_after_at.value))
     full = Range.of(start.line, at_column, expr_range.end.line, expr_range.end.column)

@@ -27,6 +27,15 @@ _WANTED: frozenset[type] = frozenset(
         cst.SimpleStatementLine,
         cst.Expr,
         cst.Dict,
+        # Any expression may follow "@" (PEP 614); these are the ones a decorator can be.
+        cst.Subscript,
+        cst.BinaryOperation,
+        cst.UnaryOperation,
+        cst.BooleanOperation,
+        cst.Lambda,
+        cst.IfExp,
+        cst.NamedExpr,
+        cst.Comparison,
     }
 )
 

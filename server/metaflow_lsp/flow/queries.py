@@ -121,6 +121,41 @@ def step_references(flow: Flow, name: str) -> list[tuple[str, Range]]:
     return out
 
 
+def step_order(flow: Flow) -> list[str]:
+    """All steps, each after the steps leading to it (loops cut), unreachable ones last.
+
+    Ties follow Metaflow's traversal order; steps the graph does not reach follow in source
+    order, inherited ones after the flow's own.
+    """
+    hint = list(flow.graph.sorted_nodes) if flow.graph is not None else []
+    reachable = set(hint)
+    rank = {n: i for i, n in enumerate(hint)}
+    indegree = {n: 0 for n in reachable}
+    children: dict[str, list[str]] = {n: [] for n in reachable}
+    for name in reachable:
+        tail = flow.steps[name].tail if name in flow.steps else None
+        for child in dict.fromkeys(tail.targets if tail is not None else ()):
+            if child in indegree and child != name:
+                indegree[child] += 1
+                children[name].append(child)
+    order: list[str] = []
+    done: set[str] = set()
+    while len(order) < len(reachable):
+        ready = [n for n in reachable if n not in done and indegree[n] == 0]
+        if not ready:  # a loop: break it at the step Metaflow reaches first
+            ready = [min((n for n in reachable if n not in done), key=rank.__getitem__)]
+        current = min(ready, key=rank.__getitem__)
+        order.append(current)
+        done.add(current)
+        for child in children[current]:
+            indegree[child] -= 1
+    rest = sorted(
+        (n for n in flow.steps if n not in reachable),
+        key=lambda n: (flow.steps[n].source_file != flow.source_file, flow.steps[n].def_line, n),
+    )
+    return order + rest
+
+
 def upstream_steps(flow: Flow, name: str) -> list[str]:
     """Every step on some path into `name` (itself only when it is on a loop), in graph order."""
     preds: dict[str, set[str]] = {n: set() for n in flow.steps}
@@ -138,8 +173,7 @@ def upstream_steps(flow: Flow, name: str) -> list[str]:
             continue
         seen.add(current)
         stack.extend(preds.get(current, ()))
-    order = flow.graph.sorted_nodes if flow.graph is not None else []
-    rank = {n: i for i, n in enumerate(order)}
+    rank = {n: i for i, n in enumerate(step_order(flow))}
     return sorted(seen, key=lambda n: (rank.get(n, len(rank)), n))
 
 

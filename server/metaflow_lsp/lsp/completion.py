@@ -14,7 +14,7 @@ from lsprotocol import types
 
 from ..flow.graph import node_type_name
 from ..flow.model import Flow
-from ..flow.queries import completion_context, visible_artifacts
+from ..flow.queries import completion_context, step_order, visible_artifacts
 from .document_symbols import parameter_detail
 from .documents import Snapshot
 from .edge import guarded_request
@@ -36,8 +36,7 @@ def step_type(flow: Flow, name: str) -> str:
 
 def step_items(flow: Flow, with_self: bool = False) -> list[types.CompletionItem]:
     """One item per step of the flow, in graph order (`self.<step>` when `with_self`)."""
-    order = flow.graph.sorted_nodes if flow.graph is not None else []
-    rank = {n: i for i, n in enumerate(order)}
+    rank = {n: i for i, n in enumerate(step_order(flow))}
     items = []
     for name, step in flow.steps.items():
         detail = step_type(flow, name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import traceback
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ class _Document:
     task: asyncio.Task[None] | None = None
     debounce: bool = False
     closed: bool = False
+    failure: str | None = None  # the last analysis error reported, until one succeeds
 
 
 @dataclass(slots=True)
@@ -188,7 +190,13 @@ class DocumentStore:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                self._on_error(f"analysis of {doc.path} failed", error)
+                # Report a failure once, not on every keystroke that repeats it.
+                frames = traceback.extract_tb(error.__traceback__)
+                where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+                signature = f"{type(error).__name__} at {where}"
+                if doc.failure != signature:
+                    doc.failure = signature
+                    self._on_error(f"analysis of {doc.path} failed", error)
                 if doc.generation == generation:
                     doc.ready.set()  # requests use the previous analysis
                     return
@@ -198,6 +206,7 @@ class DocumentStore:
             if doc.generation != generation:
                 continue  # the text changed meanwhile: drop this result
             doc.clean = result.clean
+            doc.failure = None
             snapshot = Snapshot(
                 doc.uri,
                 doc.path,
@@ -258,10 +267,6 @@ class DocumentStore:
     def open_paths(self) -> set[str]:
         """Paths of the open documents."""
         return set(self._by_path)
-
-    def text_of(self, path: str) -> str | None:
-        """The editor's text of an open document."""
-        return self._overlay(os.path.abspath(path))
 
     def uri_of(self, path: str) -> str | None:
         """The URI the client opened `path` with, if it is open."""

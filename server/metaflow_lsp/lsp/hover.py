@@ -20,6 +20,7 @@ from ..flow.queries import (
     StepAt,
     artifact_assignments,
     assigned_artifacts,
+    step_order,
     symbol_at,
     upstream_steps,
 )
@@ -48,8 +49,8 @@ def _where(flow: Flow, step: Step) -> str:
     return f" (inherited from {_code(origin)}, {os.path.basename(step.source_file)})"
 
 
-def step_markdown(flow: Flow, step: Step) -> str:
-    """The hover text of a step."""
+def step_markdown(flow: Flow, step: Step, broken: bool = False) -> str:
+    """The hover text of a step (`broken`: it does not parse now, `step` is its last clean one)."""
     node = flow.graph.nodes.get(step.name) if flow.graph is not None else None
     kind = node_type_name(node) if node is not None else "unknown"
     signature = [f"@{d.text}" for d in step.decorators]
@@ -69,7 +70,7 @@ def step_markdown(flow: Flow, step: Step) -> str:
         "```python\n" + "\n".join(signature) + "\n```",
         f"**{kind}** step of {_code(flow.name)}{_where(flow, step)}",
     ]
-    if step.syntax_error is not None:
+    if broken:
         parts.append(
             "_This step does not parse right now; details are from its last clean version._"
         )
@@ -77,30 +78,30 @@ def step_markdown(flow: Flow, step: Step) -> str:
         parts.append(step.doc)
     facts: list[str] = []
     if node is not None:
-        facts.append(f"**Inputs:** {_names(node.in_funcs)}")
+        facts.append(f"- **Inputs:** {_names(node.in_funcs)}")
         if kind == "split-switch" and node.switch_cases:
             cases = ", ".join(
                 f"{_code(repr(k))} → {_code(v)}" for k, v in node.switch_cases.items()
             )
             condition = f" on {_code(node.condition)}" if node.condition else ""
-            facts.append(f"**Switch**{condition}: {cases}")
+            facts.append(f"- **Switch**{condition}: {cases}")
         elif node.out_funcs:
-            outputs = f"**Next:** {_names(node.out_funcs)}"
+            outputs = f"- **Next:** {_names(node.out_funcs)}"
             if kind == "split-foreach":
                 outputs += f" (foreach over {_code(node.foreach_param)})"
             elif kind == "split-parallel":
                 outputs += f" (parallel × {_code(node.num_parallel)})"
             facts.append(outputs)
         if node.matching_join:
-            facts.append(f"**Joined at:** {_code(node.matching_join)}")
+            facts.append(f"- **Joined at:** {_code(node.matching_join)}")
     artifacts = assigned_artifacts(step)
     if artifacts or step.dynamic_writes:
         listed = _names(artifacts) if artifacts else ""
         if step.dynamic_writes:
             listed += (", " if listed else "") + "and artifacts set dynamically"
-        facts.append(f"**Assigns:** {listed}")
+        facts.append(f"- **Assigns:** {listed}")
     if facts:
-        parts.append("  \n".join(facts))
+        parts.append("\n".join(facts))
     return "\n\n".join(parts)
 
 
@@ -129,22 +130,25 @@ def artifact_markdown(flow: Flow, step: Step, name: str, line: int, column: int)
     ]
     if later:
         lines.append(f"Reassigned downstream in {_names(later)}")
-    return "  \n".join(lines)
+    return "\n\n".join(lines)
 
 
 def parameter_markdown(param: ParameterInfo) -> str:
     """The hover text of a Parameter, Config or IncludeFile."""
     option = f" (`--{param.name}`)" if param.name else ""
-    lines = [f"**{param.kind}** {_code(param.attribute)}{option}"]
+    parts = [f"**{param.kind}** {_code(param.attribute)}{option}"]
+    facts = []
     if param.type is not None:
-        lines.append(f"Type: {_code(param.type)}")
+        facts.append(f"- Type: {_code(param.type)}")
     if param.default is not None:
-        lines.append(f"Default: {_code(param.default)}")
+        facts.append(f"- Default: {_code(param.default)}")
     if param.required:
-        lines.append("Required")
+        facts.append("- Required")
+    if facts:
+        parts.append("\n".join(facts))
     if param.help:
-        lines.append(param.help)
-    return "  \n".join(lines)
+        parts.append(param.help)
+    return "\n\n".join(parts)
 
 
 def flow_markdown(flow: Flow) -> str:
@@ -153,15 +157,13 @@ def flow_markdown(flow: Flow) -> str:
     parts = [f"```python\nclass {flow.name}({bases})\n```"]
     if flow.doc:
         parts.append(flow.doc)
-    order = flow.graph.sorted_nodes if flow.graph is not None and flow.graph.sorted_nodes else []
-    names = order + sorted(set(flow.steps) - set(order))
-    facts = [f"**{len(flow.steps)} steps:** {_names(names)}"]
+    facts = [f"- **{len(flow.steps)} steps:** {_names(step_order(flow))}"]
     if flow.parameters:
         params = [f"{_code(p.attribute)} ({p.kind})" for p in flow.parameters]
-        facts.append(f"**Parameters:** {', '.join(params)}")
+        facts.append(f"- **Parameters:** {', '.join(params)}")
     else:
-        facts.append("**Parameters:** none")
-    parts.append("  \n".join(facts))
+        facts.append("- **Parameters:** none")
+    parts.append("\n".join(facts))
     return "\n\n".join(parts)
 
 
@@ -178,7 +180,9 @@ def hover_at(snapshot: Snapshot, line: int, column: int) -> tuple[str, types.Ran
                 f"Unknown step {_code(symbol.name)}: {_code(symbol.flow.name)} has no such step.",
                 snapshot.lines.range(symbol.range),
             )
-        return step_markdown(best, step), snapshot.lines.range(symbol.range)
+        current = symbol.flow.steps.get(symbol.name)
+        broken = current is not None and current.syntax_error is not None
+        return step_markdown(best, step, broken), snapshot.lines.range(symbol.range)
     if isinstance(symbol, ArtifactAt):
         best = snapshot.best_effort(symbol.flow)
         start = symbol.ref.range.start

@@ -15,7 +15,7 @@ from pygls.exceptions import JsonRpcException
 from ..flow.queries import StepAt, rename_problem, symbol_at
 from .documents import Snapshot
 from .edge import guarded_request
-from .references import step_places
+from .references import flows_sharing_step, step_places
 
 if TYPE_CHECKING:
     from .server import MetaflowLanguageServer
@@ -81,7 +81,9 @@ def register(server: MetaflowLanguageServer) -> None:
         if snapshot is None:
             return None
         symbol = step_at(snapshot, params.position)
-        problem = rename_problem(symbol.flow, symbol.name, params.new_name)
-        if problem is not None:
-            raise refuse(problem)
+        # The new name must fit the flow and every open flow that inherits the step.
+        for flow in flows_sharing_step(server, symbol.flow, symbol.name):
+            problem = rename_problem(flow, symbol.name, params.new_name)
+            if problem is not None:
+                raise refuse(problem)
         return await rename_edit(server, snapshot, symbol, params.new_name)
