@@ -398,6 +398,8 @@ def _split_join_balance(report: _Report, graph: FlowGraph, steps: dict[str, Step
                 )
                 stop = True
         elif node.type == "join":
+            # Like Metaflow's check, but a violation is recorded and the walk goes on, so that
+            # what lies beyond a bad join (a split never joined, say) is reported too.
             if split_stack:
                 split_roots = split_stack[-1]
                 new_stack = split_stack[:-1]
@@ -405,13 +407,9 @@ def _split_join_balance(report: _Report, graph: FlowGraph, steps: dict[str, Step
                 if any(not nodes[n].split_branches for n in incoming):
                     # A split leads straight to this join (Metaflow's own check crashes here);
                     # empty-foreach or join-and-split names the real problem.
-                    stop = True
-                resolved = {
-                    nodes[n].split_branches[-1] for n in incoming if nodes[n].split_branches
-                }
-                if stop:
-                    pass
-                elif len(resolved) != len(split_roots) or resolved ^ set(split_roots):
+                    continue
+                resolved = {nodes[n].split_branches[-1] for n in incoming}
+                if len(resolved) != len(split_roots) or resolved ^ set(split_roots):
                     report.at_def(
                         "join-path-mismatch",
                         f"Step *{name}* seems like a join step (it takes an extra input "
@@ -420,7 +418,6 @@ def _split_join_balance(report: _Report, graph: FlowGraph, steps: dict[str, Step
                         f"from split step(s) *{', '.join(split_roots)}*.",
                         step,
                     )
-                    stop = True
             else:
                 report.at_def(
                     "join-without-split",
@@ -429,15 +426,13 @@ def _split_join_balance(report: _Report, graph: FlowGraph, steps: dict[str, Step
                     "a matching split for every join.",
                     step,
                 )
-                stop = True
-            if not stop and len({parents(n) for n in node.in_funcs if n in nodes}) > 1:
+            if len({parents(n) for n in node.in_funcs if n in nodes}) > 1:
                 report.at_def(
                     "cross-join",
                     f"Step *{name}* joins steps from unrelated splits. Ensure that "
                     "there is a matching join for every split.",
                     step,
                 )
-                stop = True
         if stop:
             continue
         for n in reversed(node.out_funcs):

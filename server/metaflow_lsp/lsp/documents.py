@@ -10,6 +10,7 @@ of every step is kept, so that completion and hover keep working on a half-typed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import traceback
@@ -67,6 +68,7 @@ class _Document:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     debounce: bool = False
+    wanted: asyncio.Event = field(default_factory=asyncio.Event)  # a request awaits this text
     closed: bool = False
     failure: str | None = None  # the last analysis error reported, until one succeeds
 
@@ -180,9 +182,13 @@ class DocumentStore:
                 return
             if doc.debounce:
                 doc.debounce = False
-                await asyncio.sleep(DEBOUNCE_SECONDS)
+                # Wait for more keystrokes, unless a request is already waiting for this text.
+                if not doc.wanted.is_set():
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(doc.wanted.wait(), DEBOUNCE_SECONDS)
                 if doc.generation != generation:
                     continue
+            doc.wanted.clear()
             try:
                 result = await loop.run_in_executor(
                     self._executor, self._analyse, doc.path, text, doc.clean
@@ -249,6 +255,8 @@ class DocumentStore:
         doc = self._docs.get(uri)
         if doc is None:
             return None
+        if not doc.ready.is_set():
+            doc.wanted.set()
         try:
             await asyncio.wait_for(doc.ready.wait(), WAIT_SECONDS)
         except asyncio.TimeoutError:

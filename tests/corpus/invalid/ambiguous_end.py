@@ -1,7 +1,7 @@
 from metaflow import FlowSpec, step
 
 
-class AmbiguousEndFlow(FlowSpec):
+class AmbiguousEndFlow(FlowSpec):  # expect-file: ambiguous-end
     @step
     def start(self):
         self.next(self.end)

@@ -1,7 +1,7 @@
 from metaflow import FlowSpec, step
 
 
-class AmbiguousStartFlow(FlowSpec):
+class AmbiguousStartFlow(FlowSpec):  # expect-file: ambiguous-start
     @step(start=True)
     def begin(self):
         self.next(self.start)

@@ -2,48 +2,30 @@ from metaflow import FlowSpec, step
 
 
 class CrossJoinFlow(FlowSpec):
+    """shared is a branch of two different splits, so join mixes their lineages."""
+
     @step
     def start(self):
-        self.next(self.a, self.b)
+        self.next(self.left, self.shared)
 
     @step
-    def a(self):
-        self.next(self.a1, self.a2)
+    def left(self):
+        self.next(self.shared, self.inner)
 
     @step
-    def a1(self):
-        self.next(self.join_a)
-
-    @step
-    def a2(self):
-        self.next(self.join_a)
-
-    @step
-    def join_a(self, inputs):
+    def inner(self):
         self.next(self.join)
 
     @step
-    def b(self):
-        self.next(self.b1, self.b2)
-
-    @step
-    def b1(self):
+    def shared(self):
         self.next(self.join)
 
     @step
-    def b2(self):
-        self.next(self.join_b)
-
-    @step
-    def join_b(self, inputs):
-        self.next(self.join)
-
-    @step
-    def join(self, inputs):
+    def join(self, inputs):  # expect: cross-join, join-path-mismatch
         self.next(self.end)
 
     @step
-    def end(self):
+    def end(self):  # expect: end-before-join
         pass
 
 

@@ -8,12 +8,12 @@ class CycleViaSwitchFlow(FlowSpec):
 
     @step
     def train(self):
-        self.next(self.evaluate)
+        self.next(self.evaluate)  # expect: cycle
 
     @step
     def evaluate(self):
         self.verdict = "retry"
-        self.next({"retry": self.train, "ok": self.end}, condition="verdict")
+        self.next({"retry": self.train, "ok": self.end}, condition="verdict")  # expect: cycle
 
     @step
     def end(self):

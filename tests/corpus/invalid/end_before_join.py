@@ -15,7 +15,7 @@ class EndBeforeJoinFlow(FlowSpec):
         self.next(self.end)
 
     @step
-    def end(self):
+    def end(self):  # expect: end-before-join
         pass
 
 

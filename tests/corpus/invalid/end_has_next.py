@@ -8,7 +8,7 @@ class EndHasNextFlow(FlowSpec):
 
     @step
     def end(self):
-        self.next()
+        self.next()  # expect: end-has-next
 
 
 if __name__ == "__main__":

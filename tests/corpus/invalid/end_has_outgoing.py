@@ -7,11 +7,11 @@ class EndHasOutgoingFlow(FlowSpec):
         self.next(self.end)
 
     @step
-    def end(self):
-        self.next(self.cleanup)
+    def end(self):  # expect: end-has-outgoing
+        self.next(self.cleanup)  # expect: end-has-next
 
     @step
-    def cleanup(self):
+    def cleanup(self):  # expect: missing-next
         pass
 
 

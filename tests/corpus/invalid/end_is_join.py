@@ -15,9 +15,12 @@ class EndIsJoinFlow(FlowSpec):
         self.next(self.end)
 
     @step
-    def end(self, inputs):
+    def end(self, inputs):  # expect: end-is-join, join-and-split, end-before-join
         pass
 
 
 if __name__ == "__main__":
     EndIsJoinFlow()
+
+# Metaflow reports end-is-join "on line 0" (the tail_next_lineno of a step without self.next);
+# we expect it on the def line.

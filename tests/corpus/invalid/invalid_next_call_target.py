@@ -4,13 +4,13 @@ from metaflow import FlowSpec, step
 class InvalidNextCallTargetFlow(FlowSpec):
     @step
     def start(self):
-        self.next(self.pick())
+        self.next(self.pick())  # expect: invalid-next
 
     def pick(self):
         return self.end
 
     @step
-    def end(self):
+    def end(self):  # expect: unreachable-step
         pass
 
 

@@ -5,14 +5,14 @@ class InvalidNextForeachParallelFlow(FlowSpec):
     @step
     def start(self):
         self.items = [1, 2]
-        self.next(self.each, foreach="items", num_parallel=2)
+        self.next(self.each, foreach="items", num_parallel=2)  # expect: invalid-next
 
     @step
     def each(self):
         self.next(self.join)
 
     @step
-    def join(self, inputs):
+    def join(self, inputs):  # expect: join-without-split
         self.next(self.end)
 
     @step

@@ -5,10 +5,10 @@ class InvalidNextSwitchEmptyFlow(FlowSpec):
     @step
     def start(self):
         self.mode = "x"
-        self.next({}, condition="mode")
+        self.next({}, condition="mode")  # expect: invalid-next
 
     @step
-    def end(self):
+    def end(self):  # expect: unreachable-step
         pass
 
 

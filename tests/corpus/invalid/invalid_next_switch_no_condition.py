@@ -8,14 +8,14 @@ class InvalidNextSwitchNoConditionFlow(FlowSpec):
 
     @step
     def route(self):
-        self.next({"a": self.a, "b": self.end})
+        self.next({"a": self.a, "b": self.end})  # expect: invalid-next
 
     @step
-    def a(self):
+    def a(self):  # expect: unreachable-step
         self.next(self.end)
 
     @step
-    def end(self):
+    def end(self):  # expect: unreachable-step
         pass
 
 

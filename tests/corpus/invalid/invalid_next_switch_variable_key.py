@@ -7,14 +7,14 @@ class InvalidNextSwitchVariableKeyFlow(FlowSpec):
     @step
     def start(self):
         self.mode = FAST
-        self.next({FAST: self.a, "slow": self.end}, condition="mode")
+        self.next({FAST: self.a, "slow": self.end}, condition="mode")  # expect: invalid-next
 
     @step
-    def a(self):
+    def a(self):  # expect: unreachable-step
         self.next(self.end)
 
     @step
-    def end(self):
+    def end(self):  # expect: unreachable-step
         pass
 
 

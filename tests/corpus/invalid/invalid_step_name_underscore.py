@@ -7,7 +7,7 @@ class InvalidStepNameUnderscoreFlow(FlowSpec):
         self.next(self._prepare)
 
     @step
-    def _prepare(self):
+    def _prepare(self):  # expect: invalid-step-name
         self.next(self.end)
 
     @step

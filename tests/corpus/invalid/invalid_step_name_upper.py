@@ -7,7 +7,7 @@ class InvalidStepNameUpperFlow(FlowSpec):
         self.next(self.Train)
 
     @step
-    def Train(self):
+    def Train(self):  # expect: invalid-step-name
         self.next(self.end)
 
     @step

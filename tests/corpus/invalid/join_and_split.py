@@ -15,7 +15,7 @@ class JoinAndSplitFlow(FlowSpec):
         self.next(self.join)
 
     @step
-    def join(self, inputs):
+    def join(self, inputs):  # expect: join-and-split
         self.next(self.c, self.d)
 
     @step
@@ -31,7 +31,7 @@ class JoinAndSplitFlow(FlowSpec):
         self.next(self.end)
 
     @step
-    def end(self):
+    def end(self):  # expect: end-before-join
         pass
 
 

@@ -19,11 +19,11 @@ class JoinPathMismatchFlow(FlowSpec):
         self.next(self.end)
 
     @step
-    def join(self, inputs):
+    def join(self, inputs):  # expect: join-path-mismatch
         self.next(self.end)
 
     @step
-    def end(self):
+    def end(self):  # expect: end-before-join
         pass
 
 

@@ -7,7 +7,7 @@ class JoinWithoutSplitFlow(FlowSpec):
         self.next(self.join)
 
     @step
-    def join(self, inputs):
+    def join(self, inputs):  # expect: join-without-split
         self.next(self.end)
 
     @step

@@ -1,13 +1,13 @@
 from metaflow import FlowSpec, step
 
 
-class MissingEndFlow(FlowSpec):
+class MissingEndFlow(FlowSpec):  # expect-file: missing-end
     @step
     def start(self):
         self.next(self.finish)
 
     @step
-    def finish(self):
+    def finish(self):  # expect: missing-next
         print("done")
 
 

@@ -7,11 +7,11 @@ class MissingNextFlow(FlowSpec):
         self.next(self.middle)
 
     @step
-    def middle(self):
+    def middle(self):  # expect: missing-next
         self.x = 1
 
     @step
-    def end(self):
+    def end(self):  # expect: unreachable-step
         pass
 
 

@@ -7,7 +7,7 @@ class MissingSelfFlow(FlowSpec):
         self.next(self.end)
 
     @step
-    def end():
+    def end():  # expect: missing-self
         pass
 
 

@@ -1,7 +1,7 @@
 from metaflow import FlowSpec, step
 
 
-class MissingStartFlow(FlowSpec):
+class MissingStartFlow(FlowSpec):  # expect-file: missing-start
     @step
     def begin(self):
         self.next(self.end)

@@ -1,7 +1,7 @@
 from metaflow import FlowSpec, step
 
 
-class MultipleStartFlow(FlowSpec):
+class MultipleStartFlow(FlowSpec):  # expect-file: multiple-start
     @step(start=True)
     def first(self):
         self.next(self.end)

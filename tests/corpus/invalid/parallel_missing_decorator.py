@@ -3,7 +3,7 @@ from metaflow import FlowSpec, step
 
 class ParallelMissingDecoratorFlow(FlowSpec):
     @step
-    def start(self):
+    def start(self):  # expect: parallel-missing-decorator
         self.next(self.train, num_parallel=4)
 
     @step

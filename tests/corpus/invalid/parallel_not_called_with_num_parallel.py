@@ -9,7 +9,7 @@ class ParallelNotCalledWithNumParallelFlow(FlowSpec):
 
     @parallel
     @step
-    def train(self):
+    def train(self):  # expect: parallel-not-called-with-num-parallel
         self.next(self.join)
 
     @step

@@ -8,7 +8,7 @@ class ParallelNotFollowedByJoinFlow(FlowSpec):
 
     @parallel
     @step
-    def train(self):
+    def train(self):  # expect: parallel-not-followed-by-join
         self.next(self.gather)
 
     @step

@@ -7,7 +7,7 @@ class ReservedStepNameFlow(FlowSpec):
         self.next(self.index)
 
     @step
-    def index(self):
+    def index(self):  # expect: reserved-step-name
         self.next(self.end)
 
     @step

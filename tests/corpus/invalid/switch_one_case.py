@@ -3,7 +3,7 @@ from metaflow import FlowSpec, step
 
 class SwitchOneCaseFlow(FlowSpec):
     @step
-    def start(self):
+    def start(self):  # expect: switch-too-few-cases
         self.mode = "only"
         self.next({"only": self.end}, condition="mode")
 

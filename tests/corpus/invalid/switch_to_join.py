@@ -20,7 +20,7 @@ class SwitchToJoinFlow(FlowSpec):
         self.next(self.join)
 
     @step
-    def join(self, inputs):
+    def join(self, inputs):  # expect: switch-to-join
         self.next(self.end)
 
     @step

@@ -15,7 +15,7 @@ class TooManyArgumentsFlow(FlowSpec):
         self.next(self.join)
 
     @step
-    def join(self, inputs, extra):
+    def join(self, inputs, extra):  # expect: too-many-arguments
         self.next(self.end)
 
     @step

@@ -8,10 +8,10 @@ class UnknownStepFlow(FlowSpec):
 
     @step
     def middle(self):
-        self.next(self.finish)
+        self.next(self.finish)  # expect: unknown-step
 
     @step
-    def end(self):
+    def end(self):  # expect: unreachable-step
         pass
 
 

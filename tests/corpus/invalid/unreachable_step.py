@@ -7,7 +7,7 @@ class UnreachableStepFlow(FlowSpec):
         self.next(self.end)
 
     @step
-    def forgotten(self):
+    def forgotten(self):  # expect: unreachable-step
         self.next(self.end)
 
     @step

@@ -8,14 +8,14 @@ class CycleFlow(FlowSpec):
 
     @step
     def a(self):
-        self.next(self.b)
+        self.next(self.b)  # expect: cycle
 
     @step
     def b(self):
-        self.next(self.a)
+        self.next(self.a)  # expect: cycle
 
     @step
-    def end(self):
+    def end(self):  # expect: unreachable-step
         pass
 
 
