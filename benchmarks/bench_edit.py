@@ -31,9 +31,9 @@ from lsprotocol import types as lsp
 from pygls.lsp.client import LanguageClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from genflow import generate  # noqa: E402
+from genflow import generate
 
-from metaflow_lsp.flow.analysis import Analyzer  # noqa: E402
+from metaflow_lsp.flow.analysis import Analyzer
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -100,12 +100,16 @@ async def through_server(path: str, text: str, edits: int) -> dict[str, float]:
             lsp.InitializeParams(
                 capabilities=lsp.ClientCapabilities(),
                 root_uri=Path(path).parent.as_uri(),
-                workspace_folders=[lsp.WorkspaceFolder(uri=Path(path).parent.as_uri(), name="bench")],
+                workspace_folders=[
+                    lsp.WorkspaceFolder(uri=Path(path).parent.as_uri(), name="bench")
+                ],
             )
         )
         client.initialized(lsp.InitializedParams())
         client.text_document_did_open(
-            lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text=text))
+            lsp.DidOpenTextDocumentParams(
+                lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
+            )
         )
         symbol_params = lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
         t0 = time.perf_counter()
@@ -116,7 +120,8 @@ async def through_server(path: str, text: str, edits: int) -> dict[str, float]:
         for _, line, col, inserted in _edits(text, edits, 1):
             version += 1
             change = lsp.TextDocumentContentChangePartial(
-                range=lsp.Range(start=lsp.Position(line, col), end=lsp.Position(line, col)), text=inserted
+                range=lsp.Range(start=lsp.Position(line, col), end=lsp.Position(line, col)),
+                text=inserted,
             )
             t0 = time.perf_counter()
             client.text_document_did_change(
@@ -162,7 +167,9 @@ def metaflow_output_raw(path: str, repeats: int = 3) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="100,300,1000,5000")
     parser.add_argument("--edits", type=int, default=60)
     args = parser.parse_args()
@@ -180,7 +187,9 @@ def main() -> None:
             metaflow = metaflow_output_raw(path)
             rows.append((lines, steps, ours, served, naive, metaflow))
             print(f"measured {lines} lines", file=sys.stderr)
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; times in ms; ratio = baseline / ours (p95).\n")
+    print(
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; times in ms; ratio = baseline / ours (p95).\n"
+    )
     print(
         "| lines | steps | open (in-process) | edit p50 / p95 (in-process) | new line p50 / p95 | "
         "didChange→documentSymbol p50 / p95 | naive libcst parse+positions | Metaflow output-raw | "

@@ -41,22 +41,77 @@ def generate(target_lines: int, body_lines: int = 10, splits: int = 8) -> str:
         last = i + 3 > n_steps
         if not last and i % period == 0:
             # A static split in two branches and its join: four steps.
-            out += ["    @step", f"    def s{i}(self):", *body(i), f"        self.next(self.s{i}a, self.s{i}b)", ""]
+            out += [
+                "    @step",
+                f"    def s{i}(self):",
+                *body(i),
+                f"        self.next(self.s{i}a, self.s{i}b)",
+                "",
+            ]
             for branch in ("a", "b"):
-                out += ["    @retry(times=2)", "    @step", f"    def s{i}{branch}(self):", *body(i), f"        self.next(self.s{i}j)", ""]
-            out += ["    @step", f"    def s{i}j(self, inputs):", "        self.merge_artifacts(inputs)", f"        self.next(self.s{i + 1})", ""]
+                out += [
+                    "    @retry(times=2)",
+                    "    @step",
+                    f"    def s{i}{branch}(self):",
+                    *body(i),
+                    f"        self.next(self.s{i}j)",
+                    "",
+                ]
+            out += [
+                "    @step",
+                f"    def s{i}j(self, inputs):",
+                "        self.merge_artifacts(inputs)",
+                f"        self.next(self.s{i + 1})",
+                "",
+            ]
             i += 1
             continue
         if not last and i % period == period // 2:
-            out += ["    @step", f"    def s{i}(self):", *body(i), f'        self.next(self.s{i}f, foreach="items")', ""]
-            out += ["    @card", "    @step", f"    def s{i}f(self):", "        self.item = self.input", f"        self.next(self.s{i}j)", ""]
-            out += ["    @step", f"    def s{i}j(self, inputs):", "        self.merge_artifacts(inputs, exclude=['item'])", f"        self.next(self.s{i + 1})", ""]
+            out += [
+                "    @step",
+                f"    def s{i}(self):",
+                *body(i),
+                f'        self.next(self.s{i}f, foreach="items")',
+                "",
+            ]
+            out += [
+                "    @card",
+                "    @step",
+                f"    def s{i}f(self):",
+                "        self.item = self.input",
+                f"        self.next(self.s{i}j)",
+                "",
+            ]
+            out += [
+                "    @step",
+                f"    def s{i}j(self, inputs):",
+                "        self.merge_artifacts(inputs, exclude=['item'])",
+                f"        self.next(self.s{i + 1})",
+                "",
+            ]
             i += 1
             continue
         nxt = f"s{i + 1}" if i < n_steps else "end"
-        out += ["    @step", f"    def s{i}(self):", f'        """Step {i}."""', *body(i), f"        self.next(self.{nxt})", ""]
+        out += [
+            "    @step",
+            f"    def s{i}(self):",
+            f'        """Step {i}."""',
+            *body(i),
+            f"        self.next(self.{nxt})",
+            "",
+        ]
         i += 1
-    out += ["    @step", "    def end(self):", '        """End."""', "        print(self.x0)", "", "", 'if __name__ == "__main__":', "    BigFlow()", ""]
+    out += [
+        "    @step",
+        "    def end(self):",
+        '        """End."""',
+        "        print(self.x0)",
+        "",
+        "",
+        'if __name__ == "__main__":',
+        "    BigFlow()",
+        "",
+    ]
     return "\n".join(out)
 
 

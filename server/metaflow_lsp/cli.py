@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
+
+if TYPE_CHECKING:  # the run store is imported by the commands that use it
+    from .runs import RunStore
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -124,3 +128,143 @@ def serve(tcp: str | None) -> None:
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
         server.start_io()
+
+
+_RUN_STATUSES = ["running", "succeeded", "failed", "stale", "unknown"]
+
+
+def _open_store(directory: str | None, flow_or_file: str | None = None) -> tuple[RunStore, str]:
+    """A RunStore for `--dir` (default: the flow file's directory, else the current one)."""
+    from .runs import RunStore
+
+    flow = flow_or_file or ""
+    if flow_or_file and flow_or_file.endswith(".py") and os.path.isfile(flow_or_file):
+        from .flow import analyze_path
+
+        found = analyze_path(flow_or_file).flow(None)
+        if found is None:
+            raise click.ClickException(f"no FlowSpec subclass in {flow_or_file}")
+        flow = found.name
+        directory = directory or os.path.dirname(os.path.abspath(flow_or_file))
+    return RunStore(directory or os.getcwd()), flow
+
+
+@main.command()
+@click.argument("flow")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, newest first.")
+@click.option("--limit", default=20, show_default=True, help="How many runs to show.")
+@click.option("--user", help="Only runs by this user.")
+@click.option("--tag", help="Only runs with this tag (user or system tag).")
+@click.option("--status", type=click.Choice(_RUN_STATUSES), help="Only runs with this status.")
+@click.option("--spin", is_flag=True, help="List `spin --persist` results instead of runs.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Where to look for .metaflow (default: the current directory, or FLOW's if a file).",
+)
+def runs(
+    flow: str,
+    as_json: bool,
+    limit: int,
+    user: str | None,
+    tag: str | None,
+    status: str | None,
+    spin: bool,
+    directory: str | None,
+) -> None:
+    """List the runs of FLOW (a flow name or a flow file) with status, user, age and duration."""
+    from .runs import RunStoreError
+    from .runs.text import runs_table
+
+    store, flow_name = _open_store(directory, flow)
+    try:
+        if spin:
+            found, _ = store.spin_runs(flow_name, limit=limit)
+        else:
+            found, _ = store.list_runs(
+                flow_name,
+                user=user,
+                tag=tag,
+                status=status,  # type: ignore[arg-type]
+                limit=limit,
+            )
+    except RunStoreError as error:
+        raise click.ClickException(str(error)) from None
+    for note in store.notes():
+        click.echo(f"note: {note}", err=True)
+    if as_json:
+        keys = ("run_id", "pathspec", "status", "user", "tags", "started_at", "finished_at")
+        out = []
+        for run in found:
+            out.append({k: getattr(run, k) for k in keys})
+            for k in ("started_at", "finished_at"):
+                value = out[-1][k]
+                out[-1][k] = value.isoformat() if value else None
+            out[-1]["tags"] = list(run.tags)
+        click.echo(json.dumps(out, indent=2))
+        return
+    if not found:
+        click.echo(f"no {'spin results' if spin else 'runs'} of {flow_name} found", err=True)
+        return
+    for line in runs_table(found):
+        click.echo(line)
+    for run in found:
+        for message in run.errors:
+            click.echo(f"{run.pathspec}: {message}", err=True)
+
+
+@main.command()
+@click.argument("pathspec")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--tail", default=20, show_default=True, help="Log lines to show for a task.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Where to look for .metaflow (default: the current directory).",
+)
+def show(pathspec: str, as_json: bool, tail: int, directory: str | None) -> None:
+    """Show a run (Flow/run: steps and tasks) or a task (Flow/run/step/task: metadata,
+    artifacts, cards and the tail of its logs)."""
+    from .runs import RunStoreError, to_json
+    from .runs.text import describe_run, describe_task
+
+    store, _ = _open_store(directory)
+    depth = len(pathspec.strip("/").split("/"))
+    try:
+        if depth == 2:
+            run = store.get_run(pathspec)
+            steps = store.steps(pathspec)
+            if as_json:
+                click.echo(json.dumps({"run": to_json(run), "steps": to_json(steps)}, indent=2))
+            else:
+                click.echo("\n".join(describe_run(run, steps)))
+            return
+        if depth != 4:
+            raise RunStoreError(f"{pathspec!r} is neither Flow/run nor Flow/run/step/task")
+        task = store.get_task(pathspec)
+        artifacts: list | str
+        try:
+            artifacts = store.artifacts(pathspec)
+        except RunStoreError as artifacts_error:
+            artifacts = str(artifacts_error)
+        logs: list = []
+        for stream in ("stdout", "stderr"):
+            try:
+                logs.append(store.logs(pathspec, stream, offset=-tail))
+            except RunStoreError as log_error:
+                logs.append(f"{stream}: {log_error}")
+        cards = store.cards(pathspec)
+    except RunStoreError as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        out = {
+            "task": to_json(task),
+            "artifacts": artifacts if isinstance(artifacts, str) else to_json(artifacts),
+            "cards": to_json(cards),
+            "logs": [c if isinstance(c, str) else to_json(c) for c in logs],
+        }
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo("\n".join(describe_task(task, artifacts, cards, logs)))

@@ -1,0 +1,305 @@
+"""The run store: one facade over the backends that hold a flow's runs, and file watching.
+
+`RunStore(flow_dir)` resolves Metaflow's configuration from the flow's directory and reads the
+local datastore and the spin datastore. Later backends (S3, the metadata service) plug in through
+`backends=`; runs are listed from the first available non-spin backend, and a pathspec is looked
+up in every backend in order. Every method but `watch` blocks on file I/O: call them in a thread
+from an event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from .backend import Backend
+from .config import MetaflowConfig
+from .local import LocalBackend
+from .model import (
+    ArtifactInfo,
+    ArtifactNotFoundError,
+    BlobData,
+    CardInfo,
+    LogChunk,
+    LogStream,
+    NotFoundError,
+    RunInfo,
+    RunStatus,
+    StepInfo,
+    StoreChange,
+    TaskInfo,
+)
+from .status import QUIET_GRACE_S, ProcessTable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+DEFAULT_BLOB_CAP = 16 * 1024 * 1024
+ChangeCallback = Callable[[list[StoreChange]], Any]
+
+
+class RunStore:
+    """A flow's runs, steps, tasks, artifacts, logs and cards, wherever Metaflow keeps them."""
+
+    def __init__(
+        self,
+        flow_dir: str | os.PathLike[str],
+        config: MetaflowConfig | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        backends: Sequence[Backend] | None = None,
+        quiet_grace: float = QUIET_GRACE_S,
+    ) -> None:
+        self.flow_dir = os.path.abspath(os.fspath(flow_dir))
+        self.config = config or MetaflowConfig.resolve(self.flow_dir, environ)
+        if backends is None:
+            processes = ProcessTable()
+            backends = [
+                LocalBackend(self.config, kind=kind, processes=processes, quiet_grace=quiet_grace)
+                for kind in ("local", "spin")
+            ]
+        self.backends: list[Backend] = list(backends)
+        self._callbacks: list[ChangeCallback] = []
+
+    # Where runs come from
+
+    def notes(self) -> list[str]:
+        """What the user should know about where runs are read from (config problems included)."""
+        notes = list(self.config.errors)
+        if self.config.default_metadata != "local":
+            notes.append(
+                f"METAFLOW_DEFAULT_METADATA is {self.config.default_metadata!r} "
+                f"({self.config.source('METAFLOW_DEFAULT_METADATA')}): runs recorded by the "
+                "metadata service are not shown yet, only the local datastore's."
+            )
+        for backend in self.backends:
+            if not backend.available() and backend.name != "spin":
+                notes.append(backend.describe())
+        return notes
+
+    def _primary(self) -> Backend | None:
+        runs = [b for b in self.backends if b.name != "spin"]
+        return next((b for b in runs if b.available()), runs[0] if runs else None)
+
+    def _backend(self, name: str) -> Backend | None:
+        return next((b for b in self.backends if b.name == name), None)
+
+    def _first(self, pathspec: str, what: str, call: Callable[[Backend], T]) -> T:
+        for backend in self.backends:
+            try:
+                return call(backend)
+            except ArtifactNotFoundError:
+                raise  # the backend has the task: no other one will
+            except NotFoundError:
+                continue
+        places = "; ".join(b.describe() for b in self.backends)
+        raise NotFoundError(f"no {what} {pathspec} ({places})")
+
+    # Runs
+
+    def flows(self) -> list[str]:
+        """Flow names with runs in any backend."""
+        names: set[str] = set()
+        for backend in self.backends:
+            names.update(backend.flows())
+        return sorted(names)
+
+    def list_runs(
+        self,
+        flow: str,
+        user: str | None = None,
+        tag: str | None = None,
+        status: RunStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[RunInfo], str | None]:
+        """Runs of `flow`, newest first, and the cursor of the next page (None at the end)."""
+        backend = self._primary()
+        if backend is None:
+            return [], None
+        return backend.list_runs(
+            flow, user=user, tag=tag, status=status, limit=limit, cursor=cursor
+        )
+
+    def spin_runs(
+        self, flow: str, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[RunInfo], str | None]:
+        """Results of `python flow.py spin ... --persist`, newest first."""
+        backend = self._backend("spin")
+        if backend is None:
+            return [], None
+        return backend.list_runs(flow, limit=limit, cursor=cursor)
+
+    def get_run(self, pathspec: str) -> RunInfo:
+        """One run (`Flow/run`), from whichever backend has it."""
+        return self._first(pathspec, "run", lambda b: b.get_run(pathspec))
+
+    def steps(self, pathspec: str) -> list[StepInfo]:
+        """A run's steps and tasks with status, attempts, timings and foreach index."""
+        return self._first(pathspec, "run", lambda b: b.steps(pathspec))
+
+    def latest_run(self, flow: str, status: RunStatus | None = None) -> RunInfo | None:
+        """The newest run of `flow` (by creation, never `latest_run`), optionally by status."""
+        runs, _ = self.list_runs(flow, status=status, limit=1)
+        return runs[0] if runs else None
+
+    def latest_task(self, flow: str, step: str, max_runs: int = 200) -> TaskInfo | None:
+        """The newest task of `step` in the newest run that has one (up to `max_runs` back)."""
+        cursor: str | None = None
+        seen = 0
+        while seen < max_runs:
+            runs, cursor = self.list_runs(flow, limit=min(50, max_runs - seen), cursor=cursor)
+            for run in runs:
+                for step_info in self.steps(run.pathspec):
+                    if step_info.step == step and step_info.tasks:
+                        newest = max(step_info.tasks, key=_created_key)
+                        return self.get_task(newest.pathspec)
+            seen += len(runs)
+            if cursor is None or not runs:
+                return None
+        return None
+
+    # Tasks
+
+    def get_task(self, pathspec: str) -> TaskInfo:
+        """One task (`Flow/run/step/task`) with attempts, origin and all its metadata."""
+        return self._first(pathspec, "task", lambda b: b.get_task(pathspec))
+
+    def artifacts(self, task_pathspec: str, attempt: int | None = None) -> list[ArtifactInfo]:
+        """The task's artifacts (name, sha, type, size, encoding); values are not loaded."""
+        return self._first(task_pathspec, "task", lambda b: b.artifacts(task_pathspec, attempt))
+
+    def read_blob(
+        self,
+        task_pathspec: str,
+        name: str,
+        max_bytes: int = DEFAULT_BLOB_CAP,
+        attempt: int | None = None,
+    ) -> BlobData:
+        """The decompressed bytes (a pickle: never unpickled here) of one artifact, capped."""
+        return self._first(
+            task_pathspec, "task", lambda b: b.read_blob(task_pathspec, name, max_bytes, attempt)
+        )
+
+    def logs(
+        self,
+        task_pathspec: str,
+        stream: LogStream = "stdout",
+        offset: int = 0,
+        limit: int | None = None,
+        attempt: int | None = None,
+    ) -> LogChunk:
+        """A page of a task's log lines, MFLOG prefixes stripped (negative offset: the tail)."""
+        return self._first(
+            task_pathspec,
+            "task",
+            lambda b: b.logs(task_pathspec, stream, offset, limit, attempt),
+        )
+
+    def cards(self, task_pathspec: str) -> list[CardInfo]:
+        """The task's HTML card files."""
+        for backend in self.backends:
+            try:
+                backend.get_task(task_pathspec)
+            except NotFoundError:
+                continue
+            return backend.cards(task_pathspec)
+        raise NotFoundError(f"no task {task_pathspec}")
+
+    # Watching
+
+    def on_change(self, callback: ChangeCallback) -> Callable[[], None]:
+        """Call `callback(changes)` for each batch `run_watcher` sees; returns an unsubscribe."""
+        self._callbacks.append(callback)
+        return lambda: self._callbacks.remove(callback) if callback in self._callbacks else None
+
+    async def run_watcher(self, stop_event: asyncio.Event | None = None) -> None:
+        """Watch until `stop_event` is set (or the task is cancelled), calling the callbacks."""
+        async for changes in self.watch(stop_event=stop_event):
+            for callback in list(self._callbacks):
+                try:
+                    result = callback(changes)
+                    if asyncio.iscoroutine(result):
+                        await result
+                except Exception:
+                    log.exception("run store change callback failed for %s", changes)
+
+    async def watch(
+        self,
+        *,
+        stop_event: asyncio.Event | None = None,
+        debounce_ms: int = 100,
+        poll_ms: int = 500,
+    ) -> AsyncIterator[list[StoreChange]]:
+        """Batches of changes in the datastores, caches already invalidated.
+
+        Before the first run there is no `.metaflow`: the flow's directory is watched
+        (not recursively) until one appears. When the set of roots changes, the watcher restarts
+        and reports every flow of the new roots, as files written meanwhile were not seen.
+        """
+        from watchfiles import awatch
+
+        stop = stop_event or asyncio.Event()
+        roots = self._watch_roots()
+        while not stop.is_set():
+            targets = roots or ([self.flow_dir] if os.path.isdir(self.flow_dir) else [])
+            if not targets:
+                await _wait(stop, poll_ms / 1000)
+                roots = self._watch_roots()
+                continue
+            async for batch in awatch(
+                *targets,
+                watch_filter=None,
+                recursive=bool(roots),
+                debounce=debounce_ms,
+                step=50,
+                rust_timeout=poll_ms,
+                yield_on_timeout=True,
+                stop_event=stop,
+            ):
+                changes = self._changes(path for _, path in batch)
+                if changes:
+                    yield changes
+                now = self._watch_roots()
+                if now != roots:
+                    roots = now
+                    for backend in self.backends:
+                        backend.invalidate()
+                    fresh = [
+                        StoreChange(b.name, flow, kind="flow")
+                        for b in self.backends
+                        for flow in b.flows()
+                    ]
+                    if fresh:
+                        yield fresh
+                    break
+
+    def _watch_roots(self) -> list[str]:
+        roots = sorted({r for b in self.backends for r in b.watch_roots()})
+        # Drop roots inside another root (the card root usually lies inside `.metaflow`).
+        return [r for r in roots if not any(r.startswith(o + os.sep) for o in roots if o != r)]
+
+    def _changes(self, paths: Any) -> list[StoreChange]:
+        out: dict[tuple[Any, ...], StoreChange] = {}
+        for path in paths:
+            for backend in self.backends:
+                change = backend.change_for_path(path)
+                if change is None:
+                    continue
+                backend.invalidate(path)
+                key = (change.source, change.kind, change.pathspec)
+                out.setdefault(key, change)
+        return sorted(out.values(), key=lambda c: (c.source, c.kind, c.pathspec))
+
+
+def _created_key(task: TaskInfo) -> tuple[float, str]:
+    return (task.created_at.timestamp() if task.created_at else 0.0, task.task_id)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass
