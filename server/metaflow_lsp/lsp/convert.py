@@ -22,18 +22,23 @@ class Lines:
     """The lines of one text, to convert model columns to the client's units and back."""
 
     def __init__(self, text: str, encoding: str) -> None:
-        self._lines = text.split("\n")
+        self._text = text
+        self._lines: list[str] | None = None
         self.encoding = encoding
+        # Columns only differ between encodings on lines with non-ASCII text.
+        self._same_units = encoding == UTF32 or text.isascii()
 
     def line(self, line: int) -> str:
         """The text of a 1-based line (empty past the end)."""
+        if self._lines is None:
+            self._lines = self._text.split("\n")
         if 1 <= line <= len(self._lines):
             return self._lines[line - 1].rstrip("\r")
         return ""
 
     def to_client_column(self, line: int, column: int) -> int:
         """A code-point column on 1-based `line` in the client's units."""
-        if self.encoding == UTF32:
+        if self._same_units:
             return column
         prefix = self.line(line)[:column]
         if prefix.isascii():
@@ -44,7 +49,7 @@ class Lines:
 
     def from_client_column(self, line: int, character: int) -> int:
         """A column in the client's units on 1-based `line`, as code points."""
-        if self.encoding == UTF32:
+        if self._same_units:
             return character
         text = self.line(line)
         if text.isascii():

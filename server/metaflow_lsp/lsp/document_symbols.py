@@ -50,6 +50,11 @@ def _covering(outer: types.Range, inner: types.Range) -> types.Range:
     return types.Range(types.Position(*start), types.Position(*end))
 
 
+# (id(step), detail, encoding) -> (step, symbol); the step is kept to make the id unambiguous.
+# Only ASCII-independent data is cached: a step object stands for one text at one place.
+_STEP_SYMBOLS: dict[tuple[int, str, str], tuple[Step, types.DocumentSymbol]] = {}
+
+
 def flow_symbol(snapshot: Snapshot, flow: Flow) -> types.DocumentSymbol:
     """The symbol of one flow class, with its own steps and parameters as children."""
     lines: Lines = snapshot.lines
@@ -71,16 +76,25 @@ def flow_symbol(snapshot: Snapshot, flow: Flow) -> types.DocumentSymbol:
             )
         )
     for step in flow.own_steps:
+        detail = step_detail(best, best.steps.get(step.name, step))
+        # Steps the edit did not touch are the same objects as before: reuse their symbols.
+        key = (id(step), detail, lines.encoding)
+        cached = _STEP_SYMBOLS.get(key)
+        if cached is not None and cached[0] is step:
+            children.append(cached[1])
+            continue
         selection = lines.range(step.name_range)
-        children.append(
-            types.DocumentSymbol(
-                name=step.name,
-                kind=types.SymbolKind.Method,
-                range=_covering(lines.range(step.range), selection),
-                selection_range=selection,
-                detail=step_detail(best, best.steps.get(step.name, step)),
-            )
+        symbol = types.DocumentSymbol(
+            name=step.name,
+            kind=types.SymbolKind.Method,
+            range=_covering(lines.range(step.range), selection),
+            selection_range=selection,
+            detail=detail,
         )
+        if len(_STEP_SYMBOLS) > 20000:
+            _STEP_SYMBOLS.clear()
+        _STEP_SYMBOLS[key] = (step, symbol)
+        children.append(symbol)
     children.sort(key=lambda s: (s.range.start.line, s.range.start.character))
     selection = lines.range(flow.name_range)
     return types.DocumentSymbol(

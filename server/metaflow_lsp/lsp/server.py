@@ -6,6 +6,7 @@ model and delegate to it.
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from lsprotocol import types
@@ -13,18 +14,23 @@ from pygls.lsp.server import LanguageServer
 
 from .. import __version__
 from . import (
+    code_lens,
     completion,
     definition,
     diagnostics,
     document_symbols,
+    failures,
     hover,
     references,
     rename,
+    requests,
     workspace_symbols,
 )
 from .convert import path_to_uri, uri_to_path
 from .documents import DocumentStore, Snapshot
 from .edge import guarded_notification, log_exception
+from .failures import FailureState
+from .runs_service import RunsService
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +41,14 @@ class MetaflowLanguageServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("metaflow-lsp", __version__)
         self.documents = DocumentStore(self._analysed, self._analysis_failed)
+        self.runs = RunsService(self)
+        self.failure_state = FailureState()
 
     async def _analysed(self, snapshot: Snapshot) -> None:
+        try:
+            await self.runs.note_analysis(snapshot)
+        except Exception as error:  # the lint diagnostics must still be published
+            log_exception(self, f"tracking the edits of {snapshot.path}", error)
         await diagnostics.publish(self, snapshot)
 
     def _analysis_failed(self, context: str, error: BaseException) -> None:
@@ -58,6 +70,9 @@ def create_server() -> MetaflowLanguageServer:
     """A server with every feature registered, ready for `start_io()` or `start_tcp()`."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # The model of a big flow is many small objects that live as long as the document is open;
+    # the default thresholds make the collector walk them all every few edits (tens of ms).
+    gc.set_threshold(50_000, 20, 50)
     server = MetaflowLanguageServer()
 
     @server.feature(types.INITIALIZE)
@@ -65,6 +80,7 @@ def create_server() -> MetaflowLanguageServer:
     def initialize(params: types.InitializeParams) -> None:
         # pygls has chosen the position encoding (the client's first of utf-8/16/32).
         server.documents.encoding = str(server.workspace.position_encoding or "utf-16")
+        server.runs.configure(params.initialization_options)
         server.documents.set_roots(server.workspace_roots())
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
@@ -73,8 +89,11 @@ def create_server() -> MetaflowLanguageServer:
         server.documents.set_roots(server.workspace_roots())
 
     @server.feature(types.SHUTDOWN)
-    def shutdown(*args: object) -> None:
-        server.documents.shutdown()
+    async def shutdown(*args: object) -> None:
+        try:
+            await server.runs.shutdown()
+        finally:
+            server.documents.shutdown()
 
     for feature in (
         diagnostics,
@@ -85,6 +104,9 @@ def create_server() -> MetaflowLanguageServer:
         rename,
         completion,
         hover,
+        code_lens,
+        failures,
+        requests,
     ):
         feature.register(server)
     return server
