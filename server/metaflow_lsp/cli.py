@@ -224,9 +224,26 @@ def runs(
     type=click.Path(file_okay=False),
     help="Where to look for .metaflow (default: the current directory).",
 )
-def show(pathspec: str, as_json: bool, tail: int, directory: str | None) -> None:
+@click.option(
+    "--value",
+    "values",
+    multiple=True,
+    metavar="ARTIFACT",
+    help="Also preview this artifact's value (loaded by a worker under the flow's Python).",
+)
+@click.option(
+    "--python", "python", help="The flow's interpreter (default: found from the directory)."
+)
+def show(
+    pathspec: str,
+    as_json: bool,
+    tail: int,
+    directory: str | None,
+    values: tuple[str, ...],
+    python: str | None,
+) -> None:
     """Show a run (Flow/run: steps and tasks) or a task (Flow/run/step/task: metadata,
-    artifacts, cards and the tail of its logs)."""
+    artifacts, cards and the tail of its logs; --value NAME previews artifact values)."""
     from .runs import RunStoreError, to_json
     from .runs.text import describe_run, describe_task
 
@@ -258,6 +275,7 @@ def show(pathspec: str, as_json: bool, tail: int, directory: str | None) -> None
         cards = store.cards(pathspec)
     except RunStoreError as error:
         raise click.ClickException(str(error)) from None
+    previews = _previews(store, pathspec, values, python) if values else {}
     if as_json:
         out = {
             "task": to_json(task),
@@ -265,6 +283,59 @@ def show(pathspec: str, as_json: bool, tail: int, directory: str | None) -> None
             "cards": to_json(cards),
             "logs": [c if isinstance(c, str) else to_json(c) for c in logs],
         }
+        if values:
+            out["values"] = previews
         click.echo(json.dumps(out, indent=2))
         return
     click.echo("\n".join(describe_task(task, artifacts, cards, logs)))
+    for name, preview in previews.items():
+        click.echo(f"\nself.{name}")
+        if "error" in preview:
+            click.echo(f"  {preview['error']}")
+            continue
+        click.echo(f"  {preview.get('type', '')}: {preview.get('summary', '')}")
+        for line in str(preview.get("repr", "")).splitlines()[:15]:
+            click.echo(f"  {line}")
+
+
+def _previews(
+    store: RunStore, pathspec: str, names: tuple[str, ...], python: str | None
+) -> dict[str, dict]:
+    """Previews of a task's artifacts, unpickled by a worker under the flow's interpreter."""
+    import asyncio
+    from pathlib import Path
+
+    from .runs import RunStoreError
+    from .worker import Blob, WorkerPool, find_interpreter
+
+    interpreter = find_interpreter(Path(store.flow_dir) / "flow.py", store.flow_dir, python)
+    out: dict[str, dict] = {}
+
+    async def load() -> None:
+        pool = WorkerPool()
+        try:
+            worker = pool.get(interpreter, store.flow_dir)
+            for name in names:
+                try:
+                    blob = await asyncio.to_thread(store.read_blob, pathspec, name, 64 << 20)
+                except RunStoreError as error:
+                    out[name] = {"error": str(error)}
+                    continue
+                if blob.data is None:
+                    out[name] = {"error": f"{name} is larger than 64 MiB; not loaded"}
+                    continue
+                reply = await worker.preview(
+                    Blob(data=blob.data, compressed=False), flow_dir=store.flow_dir
+                )
+                out[name] = (
+                    dict(reply.preview)
+                    if reply.ok and reply.preview
+                    else {"error": reply.error or "no preview"}
+                )
+        finally:
+            await pool.close()
+
+    if not interpreter.ok:
+        return {name: {"error": interpreter.problem or "no Python interpreter"} for name in names}
+    asyncio.run(load())
+    return out
