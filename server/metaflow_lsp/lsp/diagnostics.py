@@ -1,7 +1,8 @@
-"""textDocument/publishDiagnostics: the model's syntax and structure problems, per document.
+"""textDocument/publishDiagnostics: the model's syntax and structure problems, per document,
+and the last run failures of its steps (`failures.py`, source "metaflow").
 
-Published after each analysis of the current text (didOpen, didChange, didSave), cleared on
-didClose. The document handlers here feed the `DocumentStore`.
+Published after each analysis of the current text (didOpen, didChange, didSave) and when the
+run failures change, cleared on didClose. The document handlers here feed the `DocumentStore`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from ..flow.model import Diagnostic
+from . import failures
 from .convert import SEVERITY, Lines, uri_to_path
 from .documents import Snapshot
 from .edge import guarded_notification
@@ -54,6 +56,7 @@ async def publish(server: MetaflowLanguageServer, snapshot: Snapshot) -> None:
     current = server.documents.latest_generation(snapshot.uri)
     if current != snapshot.generation:
         return  # a newer text is being analysed; its result will be published
+    diagnostics += failures.current(server, snapshot)
     server.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(snapshot.uri, diagnostics, snapshot.version)
     )
@@ -86,4 +89,5 @@ def register(server: MetaflowLanguageServer) -> None:
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         server.documents.close(uri)
+        failures.forget(server, uri)
         server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, []))

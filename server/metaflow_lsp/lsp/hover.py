@@ -1,7 +1,8 @@
 """textDocument/hover: what a step, an artifact, a Parameter or a flow is, in Markdown.
 
 Steps show their type (as `output-raw` names it), decorators as written, docstring, inputs,
-outputs and the artifacts they assign; artifacts show which upstream steps assign them.
+outputs and the artifacts they assign; artifacts show which upstream steps assign them. Below
+that, what past runs say (`runs_hover.py`): an artifact's last value, a step's last status.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..flow.queries import (
 )
 from .documents import Snapshot
 from .edge import guarded_request
+from .runs_hover import hover_runs
 
 if TYPE_CHECKING:
     from .server import MetaflowLanguageServer
@@ -206,7 +208,14 @@ def register(server: MetaflowLanguageServer) -> None:
             return None
         line, column = snapshot.lines.model_position(params.position)
         found = hover_at(snapshot, line, column)
-        if found is None:
+        runs = await hover_runs(server, snapshot, line, column)
+        if found is None and runs is None:
             return None
-        text, rng = found
+        if found is None:
+            assert runs is not None
+            text, rng = runs[0], runs[1]
+        else:
+            text, rng = found
+            if runs is not None:
+                text += "\n\n---\n\n" + runs[0]
         return types.Hover(types.MarkupContent(types.MarkupKind.Markdown, text), rng)
