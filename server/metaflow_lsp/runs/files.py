@@ -43,7 +43,11 @@ def read_bytes(path: str) -> bytes:
 
 def read_json(path: str) -> Any:
     """The parsed JSON in `path`; RunStoreError saying what is wrong with it on failure."""
-    raw = read_bytes(path)
+    return parse_json(read_bytes(path), path)
+
+
+def parse_json(raw: bytes, path: str) -> Any:
+    """The JSON in `raw` (read from `path`); RunStoreError saying what is wrong with it."""
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as error:

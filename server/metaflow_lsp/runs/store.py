@@ -1,10 +1,11 @@
 """The run store: one facade over the backends that hold a flow's runs, and file watching.
 
 `RunStore(flow_dir)` resolves Metaflow's configuration from the flow's directory and reads the
-local datastore and the spin datastore. Later backends (S3, the metadata service) plug in through
-`backends=`; runs are listed from the first available non-spin backend, and a pathspec is looked
-up in every backend in order. Every method but `watch` blocks on file I/O: call them in a thread
-from an event loop.
+local datastore and the spin datastore, and first the metadata service when Metaflow uses it
+(METAFLOW_DEFAULT_METADATA=service: `service.py`; `poll` stands in for watching it). Other
+backends plug in through `backends=`; runs are listed from the first available non-spin backend,
+and a pathspec is looked up in every backend in order. Every method but `watch` blocks on I/O:
+call them in a thread from an event loop.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from .model import (
     StoreChange,
     TaskInfo,
 )
+from .s3 import S3Backend
+from .service import DatastoreResolver, ServiceBackend
 from .status import QUIET_GRACE_S, ProcessTable
 
 log = logging.getLogger(__name__)
@@ -56,10 +59,22 @@ class RunStore:
         self.config = config or MetaflowConfig.resolve(self.flow_dir, environ)
         if backends is None:
             processes = ProcessTable()
-            backends = [
+            found: list[Backend] = [
                 LocalBackend(self.config, kind=kind, processes=processes, quiet_grace=quiet_grace)
                 for kind in ("local", "spin")
             ]
+            if self.config.default_metadata == "service":
+                # Runs from the service; their values, logs and cards from the datastore.
+                resolver = _local_datastores(self.config, processes, environ)
+                service = ServiceBackend(
+                    self.config, datastore=resolver, processes=processes, quiet_grace=quiet_grace
+                )
+                found.insert(0, service)
+            elif self.config.default_datastore == "s3":
+                # `--datastore=s3` runs with local metadata: read from S3 (`s3.py`).
+                s3 = S3Backend(self.config, environ=environ, processes=processes)
+                found.insert(0, s3)
+            backends = found
         self.backends: list[Backend] = list(backends)
         self._callbacks: list[ChangeCallback] = []
 
@@ -68,7 +83,7 @@ class RunStore:
     def notes(self) -> list[str]:
         """What the user should know about where runs are read from (config problems included)."""
         notes = list(self.config.errors)
-        if self.config.default_metadata != "local":
+        if self.config.default_metadata not in ("local", "service"):
             notes.append(
                 f"METAFLOW_DEFAULT_METADATA is {self.config.default_metadata!r} "
                 f"({self.config.source('METAFLOW_DEFAULT_METADATA')}): runs recorded by the "
@@ -210,6 +225,26 @@ class RunStore:
 
     # Watching
 
+    def poll(self, flow: str, watched: Sequence[str] = ()) -> list[StoreChange]:
+        """Changes in the backends that can't be watched (the metadata service, S3) since the last
+        poll of `flow`, with `watched` runs (`Flow/run`) checked task by task. Call it in a
+        thread while a view needs it, every `next_poll_in()` seconds; RunStoreError when the
+        service fails (the delay grows)."""
+        changes: list[StoreChange] = []
+        for backend in self.backends:
+            if isinstance(backend, (ServiceBackend, S3Backend)) and backend.available():
+                changes.extend(backend.poll(flow, watched))
+        return changes
+
+    def next_poll_in(self) -> float | None:
+        """Seconds until `poll` is worth calling again (None: no backend needs polling)."""
+        delays = [
+            b.next_poll_in
+            for b in self.backends
+            if isinstance(b, (ServiceBackend, S3Backend)) and b.available()
+        ]
+        return min(delays) if delays else None
+
     def on_change(self, callback: ChangeCallback) -> Callable[[], None]:
         """Call `callback(changes)` for each batch `run_watcher` sees; returns an unsubscribe."""
         self._callbacks.append(callback)
@@ -292,6 +327,26 @@ class RunStore:
                 key = (change.source, change.kind, change.pathspec)
                 out.setdefault(key, change)
         return sorted(out.values(), key=lambda c: (c.source, c.kind, c.pathspec))
+
+
+def _local_datastores(
+    config: MetaflowConfig, processes: ProcessTable, environ: Mapping[str, str] | None = None
+) -> DatastoreResolver:
+    """The local or S3 datastore at the root a service run names."""
+    opened: dict[str | None, Backend] = {}
+
+    def resolve(ds_type: str, root: str | None) -> Backend | None:
+        if ds_type not in ("local", "s3"):
+            return None
+        if root not in opened:
+            opened[root] = (
+                S3Backend(config, root=root, environ=environ, processes=processes)
+                if ds_type == "s3"
+                else LocalBackend(config, root=root, processes=processes)
+            )
+        return opened[root]
+
+    return resolve
 
 
 def _created_key(task: TaskInfo) -> tuple[float, str]:

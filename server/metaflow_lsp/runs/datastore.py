@@ -1,0 +1,646 @@
+"""Metaflow's datastore layout, read-only, over any `Storage` (a local directory or S3).
+
+Layout under the root (see `datastore_task.py` for a task directory):
+
+    <Flow>/_meta/_self.json                 the flow's registration
+    <Flow>/latest_run                       NOT trusted: `spin` overwrites it with its own run id
+    <Flow>/<run>/_meta/_self.json           user, tags, system tags, ts_epoch (creation)
+    <Flow>/<run>/_parameters/0/             the parameters task; its `end_step` metadata names
+                                            the end step
+    <Flow>/<run>/<step>/_meta/_self.json    the step's registration
+    <Flow>/<run>/<step>/<task>/             one task
+    <Flow>/data/<sha[:2]>/<sha>             content-addressed artifact blobs
+
+Every `_meta` directory is written by Metaflow's local metadata provider, which always writes to
+the local `.metaflow`. A datastore whose metadata lives elsewhere (`metadata_in_datastore`
+False: every S3 datastore) has the same tree without `_meta`: its runs are the run directories,
+their creation time is the run id (local metadata's ids are creation times in microseconds) or
+the `_parameters` task's start, and user, tags, foreach positions and resume origins are not
+known from the datastore alone. Runs are ordered by their creation time, newest first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from .backend import split_pathspec
+from .datastore_task import TaskFiles, TaskReader, none_if_empty, page
+from .files import Memo
+from .model import (
+    ArtifactInfo,
+    ArtifactNotFoundError,
+    BlobData,
+    CardInfo,
+    LogChunk,
+    LogStream,
+    NotFoundError,
+    RunInfo,
+    RunStatus,
+    RunStoreError,
+    StepInfo,
+    TaskInfo,
+    utc_from_ms,
+    utc_from_s,
+)
+from .status import QUIET_GRACE_S, ProcessTable, TaskState, run_status, step_status
+from .storage import Storage, StorageUnavailableError, names, parallel_map, read_json
+
+NOT_RUNS = frozenset({"data", "_meta", "latest_run"})
+_NOT_FLOWS = frozenset({"mf.cards", "data"})  # the card root and datatools' default S3 root
+_IMMUTABLE = "immutable"
+_FAR = utc_from_s(4102444800)  # 2100: steps without a known start sort last
+
+
+@dataclass(frozen=True, slots=True)
+class RunEntry:
+    """What a run's `_meta/_self.json` says (or its id, without one): enough to sort and filter."""
+
+    run_id: str
+    created_ms: float
+    user: str | None
+    tags: tuple[str, ...]
+    system_tags: tuple[str, ...]
+    errors: tuple[str, ...]
+
+
+def created_ms_from_run_id(run_id: str) -> float | None:
+    """A run's creation time from its id: local metadata's ids are epoch microseconds."""
+    if run_id.isdigit() and 13 <= len(run_id) <= 19:
+        return int(run_id) / 1000.0
+    return None
+
+
+class DatastoreBackend:
+    """Runs in one Metaflow datastore; subclasses say where its root is (`LocalBackend`,
+    `S3Backend`)."""
+
+    log_note: str | None = None  # what `logs` says while an attempt's log is not written yet
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        name: str,
+        metadata_in_datastore: bool,
+        spin: bool = False,
+        processes: ProcessTable | None = None,
+        quiet_grace: float = QUIET_GRACE_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name: str = name
+        self.storage = storage
+        self.metadata_in_datastore = metadata_in_datastore
+        self.spin = spin
+        self._memo = Memo()
+        self._tasks = TaskReader(storage, self._memo)
+        self._processes = processes or ProcessTable()
+        self.quiet_grace = quiet_grace
+        self._clock = clock
+
+    # Where: overridden
+
+    def root(self) -> str | None:
+        """The datastore's root, or None while it does not exist."""
+        raise NotImplementedError
+
+    def card_root(self) -> str | None:
+        """Where this datastore's cards are."""
+        raise NotImplementedError
+
+    def available(self) -> bool:
+        """Whether the datastore exists (or is configured)."""
+        return self.root() is not None
+
+    def describe(self) -> str:
+        """Where runs are read from, for messages."""
+        return f"{self.name} datastore {self.root()}"
+
+    def _need_root(self) -> str:
+        root = self.root()
+        if root is None:
+            raise NotFoundError(self.describe())
+        return root
+
+    def _join(self, *parts: str) -> str:
+        return self.storage.join(*parts)
+
+    def _is_dir(self, path: str) -> bool:
+        try:
+            entry = self.storage.stat(path)
+        except StorageUnavailableError:
+            raise  # nothing of this storage can be read: say so, not per file
+        except RunStoreError:
+            return False
+        return entry is not None and entry.is_dir
+
+    def _exists(self, path: str) -> bool | None:
+        """Whether `path` exists; None when an error hides the answer."""
+        try:
+            return self.storage.stat(path) is not None
+        except StorageUnavailableError:
+            raise  # nothing of this storage can be read: say so, not per file
+        except RunStoreError:
+            return None
+
+    def _mtime(self, path: str) -> float | None:
+        try:
+            entry = self.storage.stat(path)
+        except StorageUnavailableError:
+            raise  # nothing of this storage can be read: say so, not per file
+        except RunStoreError:
+            return None
+        return entry.mtime if entry else None
+
+    # Flows and runs
+
+    def flows(self) -> list[str]:
+        """Flow names with a directory in the datastore."""
+        root = self.root()
+        if root is None:
+            return []
+        dirs = [n for n in names(self.storage.list(root), dirs=True) if n not in _NOT_FLOWS]
+        if not self.metadata_in_datastore:
+            return dirs
+        return [n for n in dirs if self._exists(self._join(root, n, "_meta", "_self.json"))]
+
+    def _run_ids(self, flow: str) -> list[str]:
+        flow_dir = self._join(self._need_root(), flow)
+        dirs = [n for n in names(self.storage.list(flow_dir), dirs=True) if n not in NOT_RUNS]
+        if not self.metadata_in_datastore:
+            return dirs
+        return [n for n in dirs if self._exists(self._join(flow_dir, n, "_meta")) is not False]
+
+    def _entry(self, flow: str, run_id: str) -> RunEntry | None:
+        run_dir = self._join(self._need_root(), flow, run_id)
+        if not self.metadata_in_datastore:
+            return self._entry_without_meta(run_dir, run_id)
+        path = self._join(run_dir, "_meta", "_self.json")
+        exists = self._exists(path)
+        if exists is False:
+            return None  # being created: Metaflow writes `_meta` then `_self.json`
+        if exists is None:  # can't even look: report the run rather than hide it
+            return self._read_entry(run_id, path)
+        return self._memo.get(
+            ("entry", path), self.storage.version(path), lambda: self._read_entry(run_id, path)
+        )
+
+    def _read_entry(self, run_id: str, path: str) -> RunEntry:
+        try:
+            own = read_json(self.storage, path)  # not immutable: tag changes rewrite it
+            if not isinstance(own, dict):
+                raise RunStoreError(f"{path} holds {type(own).__name__}, not a JSON object")
+        except StorageUnavailableError:
+            raise  # nothing of this storage can be read: say so, not per file
+        except RunStoreError as error:
+            created = created_ms_from_run_id(run_id)
+            if created is None:
+                created = (self._mtime(path) or 0.0) * 1000.0
+            return RunEntry(run_id, created, None, (), (), (f"{error}; user and tags unknown",))
+        return RunEntry(
+            run_id=run_id,
+            created_ms=float(own.get("ts_epoch") or 0),
+            user=own.get("user_name"),
+            tags=tuple(str(t) for t in own.get("tags") or ()),
+            system_tags=tuple(str(t) for t in own.get("system_tags") or ()),
+            errors=(),
+        )
+
+    def _entry_without_meta(self, run_dir: str, run_id: str) -> RunEntry | None:
+        """A run known only from its directory: created when its id says, else when its
+        `_parameters` task started (the first file a run writes); None before that."""
+        cached = self._memo.lookup(("entry", run_dir), _IMMUTABLE)
+        if cached is not None:
+            return cached
+        created = created_ms_from_run_id(run_id)
+        if created is None:
+            path = self._join(run_dir, "_parameters", "0", "0.attempt.json")
+            try:
+                record = self._tasks.read_immutable(path)
+            except NotFoundError:
+                return None
+            except StorageUnavailableError:
+                raise  # nothing of this storage can be read: say so, not per file
+            except RunStoreError as error:
+                return RunEntry(run_id, 0.0, None, (), (), (str(error),))
+            when = record.get("time") if isinstance(record, dict) else None
+            created = float(when) * 1000.0 if isinstance(when, (int, float)) else 0.0
+        entry = RunEntry(run_id, created, None, (), (), ())
+        self._memo.put(("entry", run_dir), _IMMUTABLE, entry)
+        return entry
+
+    def _entries(self, flow: str) -> list[RunEntry]:
+        run_ids = self._run_ids(flow)
+        if self.metadata_in_datastore or any(created_ms_from_run_id(r) is None for r in run_ids):
+            found = parallel_map(self.storage, lambda r: self._entry(flow, r), run_ids)
+        else:  # every creation time is in the ids: nothing to read
+            found = [self._entry(flow, r) for r in run_ids]
+        entries = [e for e in found if e is not None]
+        entries.sort(key=lambda e: (e.created_ms, e.run_id), reverse=True)
+        return entries
+
+    def list_runs(
+        self,
+        flow: str,
+        *,
+        user: str | None = None,
+        tag: str | None = None,
+        status: RunStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[RunInfo], str | None]:
+        """Runs newest first, filtered by user, tag (user or system) and status, paged (a
+        remote datastore's runs are read a page at a time, in parallel)."""
+        if self.root() is None:
+            return [], None
+        after = _decode_cursor(cursor)
+        entries = self._entries(flow)
+        if after is not None:
+            entries = [e for e in entries if (e.created_ms, e.run_id) < after]
+        positions = {id(e): i for i, e in enumerate(entries)}
+        candidates = [
+            e
+            for e in entries
+            if (user is None or e.user == user)
+            and (tag is None or tag in e.tags or tag in e.system_tags)
+        ]
+        runs: list[RunInfo] = []
+        batch_size = max(1, limit) if self.storage.remote else 1
+        for start in range(0, len(candidates), batch_size):
+            batch = candidates[start : start + batch_size]
+            infos = parallel_map(self.storage, lambda e: self._run_info(flow, e), batch)
+            for entry, info in zip(batch, infos, strict=True):
+                if status is not None and info.status != status:
+                    continue
+                runs.append(info)
+                if len(runs) >= limit:
+                    more = positions[id(entry)] < len(entries) - 1
+                    return runs, (_encode_cursor(entry) if more else None)
+        return runs, None
+
+    def get_run(self, pathspec: str) -> RunInfo:
+        """One run, NotFoundError when absent."""
+        flow, run_id = split_pathspec(pathspec, 2)
+        entry = None
+        if self.metadata_in_datastore or self._is_dir(self._join(self._need_root(), flow, run_id)):
+            entry = self._entry(flow, run_id)
+        if entry is None:
+            raise NotFoundError(f"no run {pathspec} in the {self.describe()}")
+        return self._run_info(flow, entry)
+
+    def _run_info(self, flow: str, entry: RunEntry) -> RunInfo:
+        run_dir = self._join(self._need_root(), flow, entry.run_id)
+        errors = list(entry.errors)
+        end_step = self._end_step(run_dir, errors)
+        unread: list[str] = []
+        try:
+            states, end_finished = self._run_states(run_dir, end_step, errors, unread)
+        except StorageUnavailableError:
+            raise  # nothing of this storage can be read: say so, not per file
+        except RunStoreError as error:
+            errors.append(str(error))
+            states, end_finished = None, None
+        last = max([self.storage.last_write(run_dir) or 0.0] + [s.last_write for s in states or ()])
+        status: RunStatus
+        if states is None:
+            status = "unknown"
+        else:
+            status = run_status(
+                states,
+                end_step,
+                spin=self.spin,
+                alive=lambda: self._processes.is_alive(entry.run_id),
+                last_activity=last,
+                now=self._clock(),
+                quiet_grace=self.quiet_grace,
+            )
+            if unread and status in ("running", "stale"):
+                status = "unknown"  # the tasks that could not be read may have ended
+        finished = None
+        if status == "succeeded":
+            finished = end_finished or self._latest_finish(run_dir, states or [])
+        elif status == "failed":
+            finished = self._latest_finish(run_dir, states or [])
+        return RunInfo(
+            flow=flow,
+            run_id=entry.run_id,
+            pathspec=f"{flow}/{entry.run_id}",
+            status=status,
+            user=entry.user,
+            tags=entry.tags,
+            system_tags=entry.system_tags,
+            started_at=utc_from_ms(entry.created_ms),
+            finished_at=finished,
+            last_activity=utc_from_s(last) if last else None,
+            origin_run_id=self._origin_run_id(run_dir),
+            end_step=end_step,
+            source=self.name,
+            errors=tuple(dict.fromkeys(errors)),
+        )
+
+    def _end_step(self, run_dir: str, errors: list[str]) -> str:
+        """The end step's name, from the `_parameters` task's `end_step` metadata."""
+        if not self.metadata_in_datastore:
+            return "end"  # the metadata is elsewhere: Metaflow's default name
+        meta = self._join(run_dir, "_parameters", "0", "_meta")
+        try:
+            files = self._tasks.scan(self._join(run_dir, "_parameters", "0"))
+            entries = files.sysmeta.get("end_step")
+            if entries:
+                record = self._tasks.read_immutable(self._join(meta, entries[-1][1]))
+                if isinstance(record, dict) and record.get("value"):
+                    return str(record["value"])
+        except NotFoundError:
+            pass  # not written yet, or an older Metaflow: Metaflow's default name
+        except StorageUnavailableError:
+            raise  # nothing of this storage can be read: say so, not per file
+        except RunStoreError as error:
+            errors.append(f"{error}; assuming the end step is `end`")
+        return "end"
+
+    def _origin_run_id(self, run_dir: str) -> str | None:
+        """The run a resumed run started from (every task records it as `origin-run-id`)."""
+        if not self.metadata_in_datastore:
+            return None
+        for step in self._step_names(run_dir, quiet=True):
+            step_dir = self._join(run_dir, step)
+            for task_id in self._task_ids(step_dir):
+                try:
+                    files = self._tasks.scan(self._join(step_dir, task_id))
+                    records = self._tasks.sysmeta_records(files, "origin-run-id")
+                except StorageUnavailableError:
+                    raise  # nothing of this storage can be read: say so, not per file
+                except RunStoreError:
+                    continue
+                if records:
+                    return none_if_empty(records[-1].get("value"))
+        return None
+
+    def _step_names(self, run_dir: str, quiet: bool = False) -> list[str]:
+        try:
+            entries = self.storage.list(run_dir)
+        except StorageUnavailableError:
+            raise  # nothing of this storage can be read: say so, not per file
+        except RunStoreError:
+            if quiet:
+                return []
+            raise
+        return [n for n in names(entries, dirs=True) if not n.startswith("_")]
+
+    def _task_ids(self, step_dir: str, strict: bool = False) -> list[str]:
+        try:
+            entries = self.storage.list(step_dir)
+        except StorageUnavailableError:
+            raise  # nothing of this storage can be read: say so, not per file
+        except RunStoreError:
+            if strict:
+                raise
+            return []
+        ids = [n for n in names(entries, dirs=True) if n != "_meta"]
+        return sorted(ids, key=lambda t: (0, int(t), t) if t.isdigit() else (1, 0, t))
+
+    def _prefetch(self, path: str) -> None:
+        """Let a remote storage list the whole tree under `path` at once."""
+        prefetch = getattr(self.storage, "prefetch", None)
+        if prefetch is not None:
+            prefetch(path)
+
+    def _run_states(
+        self, run_dir: str, end_step: str, errors: list[str], unread: list[str]
+    ) -> tuple[list[TaskState], datetime | None]:
+        """Task states of a run; a succeeded end task alone settles it (the common case).
+        Tasks (or steps) that can't be read are named in `errors` and in `unread`."""
+        end_dir = self._join(run_dir, end_step)
+        if not self.spin:
+            self._prefetch(end_dir)
+        if not self.spin and self._task_ids(end_dir):
+            end_states = list(self._step_states(end_step, end_dir, errors, []))
+            if any(s.ok for s in end_states):
+                return end_states, self._end_finish(end_dir)
+        self._prefetch(run_dir)
+        states: list[TaskState] = []
+        for step in self._step_names(run_dir):
+            states.extend(self._step_states(step, self._join(run_dir, step), errors, unread))
+        return states, None
+
+    def _step_states(
+        self, step: str, step_dir: str, errors: list[str], unread: list[str]
+    ) -> Iterator[TaskState]:
+        try:
+            task_ids = self._task_ids(step_dir, strict=True)
+        except StorageUnavailableError:
+            raise  # nothing of this storage can be read: say so, not per file
+        except RunStoreError as error:
+            errors.append(str(error))
+            unread.append(step_dir)
+            return
+
+        def state(task_id: str) -> TaskState | str:
+            try:
+                files = self._tasks.scan(self._join(step_dir, task_id))
+                return self._tasks.task_state(step, task_id, files, errors)
+            except StorageUnavailableError:
+                raise  # nothing of this storage can be read: say so, not per file
+            except RunStoreError as error:
+                return str(error)
+
+        for result in parallel_map(self.storage, state, task_ids):
+            if isinstance(result, str):
+                errors.append(result)
+                unread.append(result)
+            else:
+                yield result
+
+    def _latest_finish(self, run_dir: str, states: list[TaskState]) -> datetime | None:
+        """When the last ended task ended (as Metaflow's Task.finished_at)."""
+        ends = []
+        for state in states:
+            if state.ok is None:
+                continue
+            try:
+                files = self._tasks.scan(self._join(run_dir, state.step, state.task_id))
+                ends.append(self._tasks.latest_finish(files))
+            except StorageUnavailableError:
+                raise  # nothing of this storage can be read: say so, not per file
+            except RunStoreError:
+                ends.append(utc_from_ms(state.finished_ms))
+        known = [e for e in ends if e is not None]
+        return max(known) if known else None
+
+    def _end_finish(self, end_dir: str) -> datetime | None:
+        for task_id in self._task_ids(end_dir):
+            try:
+                finished = self._tasks.latest_finish(self._tasks.scan(self._join(end_dir, task_id)))
+            except StorageUnavailableError:
+                raise  # nothing of this storage can be read: say so, not per file
+            except RunStoreError:
+                continue
+            if finished:
+                return finished
+        return None
+
+    # Steps and tasks
+
+    def steps(self, pathspec: str) -> list[StepInfo]:
+        """A run's steps (Metaflow's `_parameters` left out) with their tasks, oldest first."""
+        flow, run_id = split_pathspec(pathspec, 2)
+        run_dir = self._join(self._need_root(), flow, run_id)
+        if not self._is_dir(run_dir):
+            raise NotFoundError(f"no run {pathspec} in the {self.describe()}")
+        self._prefetch(run_dir)
+        origin = self._origin_run_id(run_dir)
+        out = []
+        for step in self._step_names(run_dir):
+            step_dir = self._join(run_dir, step)
+            errors: list[str] = []
+            created = None
+            if self.metadata_in_datastore:
+                try:
+                    own = self._tasks.read_immutable(self._join(step_dir, "_meta", "_self.json"))
+                    created = utc_from_ms(own.get("ts_epoch")) if isinstance(own, dict) else None
+                except StorageUnavailableError:
+                    raise  # nothing of this storage can be read: say so, not per file
+                except RunStoreError as error:
+                    errors.append(str(error))
+            try:
+                task_ids = self._task_ids(step_dir, strict=True)
+            except StorageUnavailableError:
+                raise  # nothing of this storage can be read: say so, not per file
+            except RunStoreError as error:
+                errors.append(str(error))
+                task_ids = []
+            tasks = self._tasks_of(flow, run_id, step, task_ids, origin)
+            starts = [t.created_at or t.started_at for t in tasks]
+            ends = [t.ended_at for t in tasks]
+            out.append(
+                StepInfo(
+                    flow=flow,
+                    run_id=run_id,
+                    step=step,
+                    pathspec=f"{flow}/{run_id}/{step}",
+                    status=step_status(t.status for t in tasks),
+                    created_at=created,
+                    started_at=min((s for s in starts if s), default=None),
+                    finished_at=max(e for e in ends if e) if ends and all(ends) else None,
+                    tasks=tuple(tasks),
+                    errors=tuple(errors),
+                )
+            )
+        out.sort(key=lambda s: (s.created_at or s.started_at or _FAR, s.step))
+        return out
+
+    def _tasks_of(
+        self, flow: str, run_id: str, step: str, task_ids: list[str], origin: str | None
+    ) -> list[TaskInfo]:
+        def one(task_id: str) -> TaskInfo:
+            return self._task(flow, run_id, step, task_id, origin, full=False)
+
+        return parallel_map(self.storage, one, task_ids)
+
+    def _task(
+        self, flow: str, run_id: str, step: str, task_id: str, origin: str | None, full: bool
+    ) -> TaskInfo:
+        task_dir = self._join(self._need_root(), flow, run_id, step, task_id)
+        pathspec = f"{flow}/{run_id}/{step}/{task_id}"
+        try:
+            files = self._tasks.scan(task_dir)
+        except NotFoundError:
+            raise NotFoundError(f"no task {pathspec} in the {self.describe()}") from None
+        except StorageUnavailableError:
+            raise  # nothing of this storage can be read: say so, not per file
+        except RunStoreError as error:
+            return TaskInfo(
+                flow, run_id, step, task_id, pathspec, "unknown", 0, (), None, None, None,
+                None, (), origin, None, None, self.name, {}, (str(error),),
+            )  # fmt: skip
+        return self._tasks.task_info(
+            flow, run_id, step, task_id, files,
+            source=self.name, run_origin=origin, full=full,
+        )  # fmt: skip
+
+    def get_task(self, pathspec: str) -> TaskInfo:
+        """One task with all its metadata."""
+        flow, run_id, step, task_id = split_pathspec(pathspec, 4)
+        run_dir = self._join(self._need_root(), flow, run_id)
+        return self._task(flow, run_id, step, task_id, self._origin_run_id(run_dir), full=True)
+
+    def _files(self, pathspec: str) -> TaskFiles:
+        flow, run_id, step, task_id = split_pathspec(pathspec, 4)
+        task_dir = self._join(self._need_root(), flow, run_id, step, task_id)
+        try:
+            return self._tasks.scan(task_dir)
+        except NotFoundError:
+            raise NotFoundError(f"no task {pathspec} in the {self.describe()}") from None
+
+    def artifacts(self, pathspec: str, attempt: int | None = None) -> list[ArtifactInfo]:
+        """The task's artifact index (latest finished attempt unless `attempt`)."""
+        files = self._files(pathspec)
+        data_dir = self._join(self._need_root(), pathspec.split("/")[0], "data")
+        return self._tasks.artifacts(pathspec, files, data_dir, attempt)
+
+    def read_blob(
+        self, pathspec: str, name: str, max_bytes: int, attempt: int | None = None
+    ) -> BlobData:
+        """The decompressed bytes of artifact `name`, None past `max_bytes`."""
+        for artifact in self.artifacts(pathspec, attempt):
+            if artifact.name == name:
+                return self._tasks.read_blob(pathspec, artifact, max_bytes)
+        raise ArtifactNotFoundError(f"{pathspec} has no artifact {name!r}")
+
+    def logs(
+        self,
+        pathspec: str,
+        stream: LogStream,
+        offset: int = 0,
+        limit: int | None = None,
+        attempt: int | None = None,
+    ) -> LogChunk:
+        """A page of the task's stdout or stderr; a cloned task shows its origin's log."""
+        if stream not in ("stdout", "stderr"):
+            raise RunStoreError(f"unknown log stream {stream!r}: use stdout or stderr")
+        task = self.get_task(pathspec)
+        files = self._files(pathspec)
+        origin = None
+        if task.cloned and task.origin_pathspec and not any(".log" in n for n in files.names):
+            try:
+                files = self._files(task.origin_pathspec)
+                origin = task.origin_pathspec
+            except StorageUnavailableError:
+                raise  # nothing of this storage can be read: say so, not per file
+            except RunStoreError:
+                pass  # the origin run was deleted: show the (empty) clone
+        n = task.attempt if attempt is None else attempt
+        if origin is not None and attempt is None:
+            n = files.attempts[-1] if files.attempts else 0
+        lines = self._tasks.read_log_lines(files, n, stream)
+        ended = n in files.done or n in files.runtime or n < (files.attempts or (0,))[-1]
+        return page(
+            lines, pathspec=pathspec, stream=stream, attempt=n, offset=offset, limit=limit,
+            complete=ended, origin=origin, live_note=self.log_note,
+        )  # fmt: skip
+
+    def cards(self, pathspec: str) -> list[CardInfo]:
+        """The task's HTML cards."""
+        split_pathspec(pathspec, 4)
+        card_root = self.card_root()
+        return self._tasks.list_cards(pathspec, card_root) if card_root else []
+
+
+def _encode_cursor(entry: RunEntry) -> str:
+    return f"{entry.created_ms!r}:{entry.run_id}"
+
+
+def _decode_cursor(cursor: str | None) -> tuple[float, str] | None:
+    if not cursor:
+        return None
+    created, sep, run_id = cursor.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return float(created), run_id
+    except ValueError:
+        raise RunStoreError(
+            f"invalid cursor {cursor!r}: pass back the one list_runs gave"
+        ) from None
