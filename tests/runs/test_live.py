@@ -81,12 +81,14 @@ async def test_a_run_appears_runs_and_goes_stale_when_killed(
         (run_id,) = run_ids()
         arrived = await wait_for(lambda: watcher.first(run_id), 10, "the watcher to report it")
         assert arrived - created < 3.0  # first run: the watcher moves from the folder to .metaflow
+        # With no grace period, "running" rests on a live task process: wait for the long one
+        # (before the start task and between tasks there is none).
+        sleepy = flow_root / run_id / "sleepy"
+        await wait_for(lambda: list(sleepy.glob("*/0.attempt.json")), 60, "the sleepy task")
         store = ws.store(quiet_grace=0)
         (run,), _ = store.list_runs("SlowFlow")
         assert (run.run_id, run.status) == (run_id, "running")
 
-        sleepy = flow_root / run_id / "sleepy"
-        await wait_for(lambda: list(sleepy.glob("*/0.attempt.json")), 60, "the sleepy task")
         steps = {s.step: s for s in store.steps(run.pathspec)}
         assert steps["start"].status == "succeeded"
         (task,) = steps["sleepy"].tasks
