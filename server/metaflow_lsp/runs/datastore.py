@@ -241,6 +241,17 @@ class DatastoreBackend:
         entries.sort(key=lambda e: (e.created_ms, e.run_id), reverse=True)
         return entries
 
+    def run_ids_newest_first(self, flow: str) -> list[str]:
+        """Run ids by creation, newest first, without reading any task (cheap)."""
+        if self.root() is None:
+            return []
+        return [e.run_id for e in self._entries(flow)]
+
+    def step_task_ids(self, run_pathspec: str, step: str) -> list[str]:
+        """The task ids of one step of a run, without reading the tasks (cheap)."""
+        flow, run_id = split_pathspec(run_pathspec, 2)
+        return self._task_ids(self._join(self._need_root(), flow, run_id, step))
+
     def list_runs(
         self,
         flow: str,

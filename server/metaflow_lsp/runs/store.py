@@ -162,6 +162,17 @@ class RunStore:
 
     def latest_task(self, flow: str, step: str, max_runs: int = 200) -> TaskInfo | None:
         """The newest task of `step` in the newest run that has one (up to `max_runs` back)."""
+        backend = self._primary()
+        run_ids = getattr(backend, "run_ids_newest_first", None)
+        task_ids = getattr(backend, "step_task_ids", None)
+        if backend is not None and run_ids is not None and task_ids is not None:
+            # A datastore lists a step's tasks without reading the run's other tasks.
+            for run_id in run_ids(flow)[:max_runs]:
+                ids = task_ids(f"{flow}/{run_id}", step)
+                if ids:
+                    tasks = [backend.get_task(f"{flow}/{run_id}/{step}/{t}") for t in ids[-8:]]
+                    return max(tasks, key=_created_key)
+            return None
         cursor: str | None = None
         seen = 0
         while seen < max_runs:
