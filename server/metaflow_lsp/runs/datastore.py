@@ -52,6 +52,7 @@ NOT_RUNS = frozenset({"data", "_meta", "latest_run"})
 _NOT_FLOWS = frozenset({"mf.cards", "data"})  # the card root and datatools' default S3 root
 _IMMUTABLE = "immutable"
 _FAR = utc_from_s(4102444800)  # 2100: steps without a known start sort last
+_FINISHED_TASKS_KEPT = 200_000  # TaskInfos of succeeded tasks kept (a few hundred bytes each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,7 @@ class DatastoreBackend:
         self.spin = spin
         self._memo = Memo()
         self._tasks = TaskReader(storage, self._memo)
+        self._finished_tasks: dict[tuple[str, str | None], TaskInfo] = {}
         self._processes = processes or ProcessTable()
         self.quiet_grace = quiet_grace
         self._clock = clock
@@ -555,6 +557,11 @@ class DatastoreBackend:
     ) -> TaskInfo:
         task_dir = self._join(self._need_root(), flow, run_id, step, task_id)
         pathspec = f"{flow}/{run_id}/{step}/{task_id}"
+        finished_key = (task_dir, origin)
+        if not full:
+            done = self._finished_tasks.get(finished_key)
+            if done is not None:
+                return done  # a task that succeeded never changes: no file is looked at again
         try:
             files = self._tasks.scan(task_dir)
         except NotFoundError:
@@ -566,10 +573,15 @@ class DatastoreBackend:
                 flow, run_id, step, task_id, pathspec, "unknown", 0, (), None, None, None,
                 None, (), origin, None, None, self.name, {}, (str(error),),
             )  # fmt: skip
-        return self._tasks.task_info(
+        info = self._tasks.task_info(
             flow, run_id, step, task_id, files,
             source=self.name, run_origin=origin, full=full,
         )  # fmt: skip
+        if not full and info.status == "succeeded" and not info.errors:
+            if len(self._finished_tasks) >= _FINISHED_TASKS_KEPT:
+                self._finished_tasks.clear()
+            self._finished_tasks[finished_key] = info
+        return info
 
     def get_task(self, pathspec: str) -> TaskInfo:
         """One task with all its metadata."""
