@@ -234,6 +234,19 @@ class DatastoreBackend:
         return entry
 
     def _entries(self, flow: str) -> list[RunEntry]:
+        # A new run adds a directory, which changes the flow directory's version; other
+        # changes (a tag rewriting `_self.json`) reach us through the watcher clearing the memo.
+        flow_dir = self._join(self._need_root(), flow)
+        key, sig = ("entries", flow_dir), self.storage.version(flow_dir)
+        cached = self._memo.lookup(key, sig)
+        if cached is not None:
+            return list(cached)
+        entries, complete = self._read_entries(flow)
+        if complete:  # a run still being created (no `_self.json` yet) is looked at again
+            self._memo.put(key, sig, tuple(entries))
+        return entries
+
+    def _read_entries(self, flow: str) -> tuple[list[RunEntry], bool]:
         run_ids = self._run_ids(flow)
         if self.metadata_in_datastore or any(created_ms_from_run_id(r) is None for r in run_ids):
             found = parallel_map(self.storage, lambda r: self._entry(flow, r), run_ids)
@@ -241,7 +254,7 @@ class DatastoreBackend:
             found = [self._entry(flow, r) for r in run_ids]
         entries = [e for e in found if e is not None]
         entries.sort(key=lambda e: (e.created_ms, e.run_id), reverse=True)
-        return entries
+        return entries, len(entries) == len(found)
 
     def run_ids_newest_first(self, flow: str) -> list[str]:
         """Run ids by creation, newest first, without reading any task (cheap)."""
