@@ -236,6 +236,8 @@ class DatastoreBackend:
     def _entries(self, flow: str) -> list[RunEntry]:
         # A new run adds a directory, which changes the flow directory's version; other
         # changes (a tag rewriting `_self.json`) reach us through the watcher clearing the memo.
+        if self.storage.kind != "local":
+            return self._read_entries(flow)[0]  # remote listings are cached by the storage
         flow_dir = self._join(self._need_root(), flow)
         key, sig = ("entries", flow_dir), self.storage.version(flow_dir)
         cached = self._memo.lookup(key, sig)
