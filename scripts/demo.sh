@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (the local datastore): check the example flows and print
-# their graphs, make a real run of one, then show its run history and an artifact preview.
+# their graphs, make a real run of one, show its run history and an artifact preview, then serve
+# the web view of that run (kept open on a terminal; otherwise fetched once and stopped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -36,3 +37,32 @@ print(next(t["pathspec"] for s in steps if s["step"] == "choose" for t in s["tas
 echo
 echo "-- what a hover on self.losses shows: metaflow-lsp show $task --value losses --value best_lr --dir examples"
 metaflow-lsp show "$task" --dir examples --value losses --value best_lr --tail 0
+
+echo
+echo "== as an editor would: the language server runs examples/train_flow.py (▶ Run flow), then spins its report step (⟳ Spin)"
+python scripts/editor_demo.py --dir examples
+
+echo
+echo "== the web view of $run (DAG, timeline, tasks): metaflow-lsp view $run --dir examples"
+if [ -t 1 ]; then
+  exec metaflow-lsp view "$run" --dir examples --no-browser
+fi
+log=$(mktemp)
+jar=$(mktemp)
+metaflow-lsp view "$run" --dir examples --no-browser >"$log" 2>/dev/null &
+view_pid=$!
+trap 'kill "$view_pid" 2>/dev/null || true; rm -f "$log" "$jar"' EXIT
+for _ in $(seq 300); do grep -q 'http://' "$log" && break; sleep 0.1; done
+url=$(sed -n 's/^metaflow-lsp view: //p' "$log")
+base=${url%%/\?*}
+page=$(curl -fsS -c "$jar" -b "$jar" -L "${url%%#*}")
+grep -q 'static/app.js' <<<"$page"
+curl -fsS -b "$jar" -H 'Content-Type: application/json' -d "{\"pathspec\": \"$run\", \"tasks\": \"rows\"}" \
+  "$base/api/metaflow/run" | python -c '
+import json, sys
+answer = json.load(sys.stdin)["result"]
+run, steps = answer["run"], answer["steps"]
+tasks = sum(s["task_count"] for s in steps)
+print("the view answers:", run["pathspec"], run["status"], len(steps), "steps,", tasks, "tasks")'
+echo "view: $url"
+echo "(served once and stopped, as this is not a terminal; run scripts/demo.sh in a terminal to keep it open)"

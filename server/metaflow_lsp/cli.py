@@ -1,4 +1,4 @@
-"""Command-line entry points: graph, check, serve."""
+"""Command-line entry points: graph, check, serve, runs, show, view."""
 
 from __future__ import annotations
 
@@ -339,3 +339,66 @@ def _previews(
         return {name: {"error": interpreter.problem or "no Python interpreter"} for name in names}
     asyncio.run(load())
     return out
+
+
+@main.command()
+@click.argument("pathspec", required=False)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Where the flows and their .metaflow are (default: the current directory).",
+)
+@click.option("--no-browser", is_flag=True, help="Print the URL without opening a browser.")
+@click.option("--port", default=0, show_default=True, help="Port on 127.0.0.1 (0: a free one).")
+@click.option(
+    "--python", "python", help="The flow's interpreter (default: found from the directory)."
+)
+def view(
+    pathspec: str | None, directory: str | None, no_browser: bool, port: int, python: str | None
+) -> None:
+    """Serve the web view (DAG, runs, timeline, tasks) on 127.0.0.1 until interrupted.
+
+    PATHSPEC (Flow, Flow/run, Flow/run/step or Flow/run/step/task, or a flow file) is the
+    page to open first. The URL carries a token for this session only."""
+    import asyncio
+    import signal
+    import webbrowser
+
+    from .web.local import LocalHost
+    from .web.server import ViewServer
+
+    route = ""
+    if pathspec and pathspec.endswith(".py") and os.path.isfile(pathspec):
+        from .flow import analyze_path
+
+        found = analyze_path(pathspec).flow(None)
+        directory = directory or os.path.dirname(os.path.abspath(pathspec))
+        route = f"/{found.name}" if found is not None else ""
+    elif pathspec:
+        route = "/" + pathspec.strip().strip("/")
+
+    async def serve_view() -> None:
+        host = LocalHost(directory or os.getcwd(), python=python)
+        server = ViewServer(host)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await server.start(port)
+            url = server.url(route)
+            click.echo(f"metaflow-lsp view: {url}")
+            click.echo("(Ctrl-C to stop)", err=True)
+            sys.stdout.flush()
+            if not no_browser:
+                await asyncio.to_thread(webbrowser.open, url)
+            await stop.wait()
+        finally:
+            await server.stop()
+            await host.close()
+
+    try:
+        asyncio.run(serve_view())
+    except OSError as error:
+        raise click.ClickException(f"cannot serve the view: {error}") from None

@@ -237,8 +237,13 @@ async def lenses(session: Session, uri: str) -> list[types.CodeLens]:
 
 
 def lens_titles(found: list[types.CodeLens]) -> dict[int, str]:
-    """Lens titles by 0-based line."""
-    return {lens.range.start.line: lens.command.title for lens in found if lens.command}
+    """Run-status lens titles by 0-based line (the labels: lenses without a command; the Run,
+    Spin and Resume actions beside them are left out)."""
+    return {
+        lens.range.start.line: lens.command.title
+        for lens in found
+        if lens.command and not lens.command.command
+    }
 
 
 def plain(value: Any) -> Any:

@@ -53,17 +53,23 @@ async def test_lenses_show_the_last_status_of_the_flow_and_each_step(
     assert step("start").startswith("✓ ") and "s · run" in step("start")
     # `end` did not run in the failed run: its last run is the successful one.
     assert step("end").startswith("✓ ") and step("end").endswith(f"run …{ok[-6:]}")
-    assert all(
-        lens.command is not None and lens.command.command == ""
+    # Status lenses are labels; the other lenses are the Run / Spin / Resume / DAG actions.
+    actions = {
+        lens.command.command
         for lens in await lenses(session, uri)
-    )
+        if lens.command is not None and lens.command.command
+    }
+    assert actions == {"metaflow.run", "metaflow.spin", "metaflow.resume", "metaflow.openView"}
 
 
-async def test_a_file_without_runs_has_no_lenses(session: Session) -> None:
+async def test_a_file_without_runs_has_no_status_lenses(session: Session) -> None:
     uri = session.open(
         "other_flow.py",
         "from metaflow import FlowSpec, step\n\n\nclass OtherFlow(FlowSpec):\n"
         "    @step\n    def start(self):\n        self.next(self.end)\n\n"
         "    @step\n    def end(self):\n        pass\n",
     )
-    assert await lenses(session, uri) == []
+    found = await lenses(session, uri)
+    assert lens_titles(found) == {}
+    # Without `if __name__ == "__main__"` the file does not run the flow: only the DAG lens.
+    assert [lens.command.title for lens in found if lens.command] == ["DAG"]

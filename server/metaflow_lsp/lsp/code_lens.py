@@ -1,10 +1,12 @@
-"""textDocument/codeLens: each step's last status above it, the latest run above the flow.
+"""textDocument/codeLens: each step's last status above it, the latest run above the flow, and
+the actions: `▶ Run flow` / `■ Stop` and `DAG` above the flow class, `▶ Run`, `⟳ Spin` and
+`↻ Resume here` above each step (Spin and Resume once a past run exists).
 
-Lenses come from providers, one function per kind of lens, so that more (Run, Spin) can be
-added to `PROVIDERS`. The run-status lenses never make the editor wait on the store: when a
-flow's run summary is not ready within `LENS_WAIT`, its lenses are left out and the client is
-asked to refresh (`workspace/codeLens/refresh`) once it is. The watcher's changes refresh the
-lenses the same way, when what they show changed.
+Lenses come from providers, one function per kind of lens (`PROVIDERS`). The run-status lenses
+never make the editor wait on the store: when a flow's run summary is not ready within
+`LENS_WAIT`, its lenses are left out and the client is asked to refresh
+(`workspace/codeLens/refresh`) once it is. The watcher's changes, and a run started or ended
+from the editor, refresh the lenses the same way, when what they show changed.
 """
 
 from __future__ import annotations
@@ -39,8 +41,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LENS_WAIT = 3.0
-# Lenses are labels for now: an empty command id makes clients show the title without an action.
+# Status lenses are labels: an empty command id makes clients show the title without an action.
 NO_COMMAND = ""
+RUN, SPIN, RESUME, CANCEL, OPEN_VIEW = (
+    "metaflow.run",
+    "metaflow.spin",
+    "metaflow.resume",
+    "metaflow.cancel",
+    "metaflow.openView",
+)
 
 LensProvider = Callable[["MetaflowLanguageServer", Snapshot], Awaitable[list[types.CodeLens]]]
 
@@ -117,7 +126,52 @@ async def run_status_lenses(
     return lenses
 
 
-PROVIDERS: list[LensProvider] = [run_status_lenses]
+def _action(line: int, title: str, command: str, argument: dict[str, object]) -> types.CodeLens:
+    position = types.Position(line - 1, 0)
+    return types.CodeLens(
+        types.Range(position, position), types.Command(title, command, arguments=[argument])
+    )
+
+
+async def action_lenses(server: MetaflowLanguageServer, snapshot: Snapshot) -> list[types.CodeLens]:
+    """Run / Stop and DAG above the flow the file runs; Run, Spin and Resume above its steps.
+
+    Spin and Resume need a past run: they appear once the flow's run summary (computed for the
+    status lenses) has one."""
+    lenses: list[types.CodeLens] = []
+    for flow in snapshot.flow_file.flows:
+        argument: dict[str, object] = {"uri": snapshot.uri, "flow": flow.name}
+        line = flow.range.start.line
+        if snapshot.flow_file.main_flow != flow.name:
+            lenses.append(_action(line, "DAG", OPEN_VIEW, argument))
+            continue  # `python file.py` does not run this flow
+        running = server.executions.running_ids(snapshot.path, flow.name)
+        if running:
+            stop = {**argument, "execution": running[-1]}
+            lenses.append(_action(line, "■ Stop", CANCEL, stop))
+        else:
+            lenses.append(_action(line, "▶ Run flow", RUN, argument))
+        lenses.append(_action(line, "DAG", OPEN_VIEW, argument))
+        summary = server.runs.cached_flow_runs(snapshot.path, flow.name)
+        past = summary is not None and summary.latest is not None
+        for step in flow.own_steps:
+            if step.source_file != snapshot.path:
+                continue
+            at = step.range.start.line
+            lenses.append(_action(at, "▶ Run", RUN, argument))
+            if past:
+                for_step = {**argument, "step": step.name}
+                lenses.append(_action(at, "⟳ Spin", SPIN, for_step))
+                lenses.append(_action(at, "↻ Resume here", RESUME, for_step))
+    return lenses
+
+
+PROVIDERS: list[LensProvider] = [run_status_lenses, action_lenses]
+
+
+def _shown(server: MetaflowLanguageServer, path: str, flow: str, summary: FlowRuns) -> object:
+    """What the lenses of a flow depend on: its runs, and the editor's executions of it."""
+    return (summary.fingerprint(), server.executions.running_ids(path, flow))
 
 
 def refresh(server: MetaflowLanguageServer) -> None:
@@ -136,7 +190,7 @@ def refresh(server: MetaflowLanguageServer) -> None:
 
 def register(server: MetaflowLanguageServer) -> None:
     """Register textDocument/codeLens and refresh the lenses when runs change."""
-    shown: dict[tuple[str, str], tuple[object, ...]] = {}
+    shown: dict[tuple[str, str], object] = {}
 
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))
     @guarded_request(server, types.TEXT_DOCUMENT_CODE_LENS, [])
@@ -150,7 +204,7 @@ def register(server: MetaflowLanguageServer) -> None:
         for flow in snapshot.flow_file.flows:
             cached = server.runs.cached_flow_runs(snapshot.path, flow.name)
             if cached is not None:
-                shown[(snapshot.path, flow.name)] = cached.fingerprint()
+                shown[(snapshot.path, flow.name)] = _shown(server, snapshot.path, flow.name, cached)
         return lenses
 
     async def runs_changed(store: RunStore, flows: set[str]) -> None:
@@ -162,7 +216,9 @@ def register(server: MetaflowLanguageServer) -> None:
                 if flow.name not in flows:
                     continue
                 summary = await server.runs.flow_runs(snapshot.path, flow.name, list(flow.steps))
-                if shown.get((snapshot.path, flow.name)) != summary.fingerprint():
+                if shown.get((snapshot.path, flow.name)) != _shown(
+                    server, snapshot.path, flow.name, summary
+                ):
                     changed = True
         if changed:
             refresh(server)

@@ -269,20 +269,36 @@ def blob_of(
 
 
 def find_artifact(
-    store: RunStore, flow: str, step: str, name: str, max_runs: int = MAX_RUNS
+    store: RunStore, flow: str, step: str, name: str, max_runs: int = MAX_RUNS, spin: bool = False
 ) -> ArtifactHit | None:
-    """The newest run whose `step` has artifact `name`, with its first tasks' blobs."""
+    """The newest run (with `spin`, the newest `spin --persist` result) whose `step` has
+    artifact `name`, with its first tasks' blobs."""
     try:
-        runs, _ = store.list_runs(flow, limit=max_runs)
+        if spin:
+            runs, _ = store.spin_runs(flow, limit=max_runs)
+        else:
+            runs, _ = store.list_runs(flow, limit=max_runs)
     except NotFoundError:
         return None
     for run in runs:
         try:
-            info = next((s for s in store.steps(run.pathspec) if s.step == step), None)
+            # Only the first tasks of the step: a 10,000-task foreach is not read for a hover.
+            sample, count = store.step_task_sample(run.pathspec, step, FOREACH_PREVIEWS * 2, spin)
         except RunStoreError:
             continue
-        if info is None or not info.tasks:
+        if not sample:
             continue
+        info = StepInfo(
+            run.flow,
+            run.run_id,
+            step,
+            f"{run.pathspec}/{step}",
+            "unknown",
+            None,
+            None,
+            None,
+            tuple(sample),
+        )
         items: list[TaskArtifact] = []
         for task in ordered_tasks(info.tasks):
             if len(items) >= FOREACH_PREVIEWS:
@@ -300,7 +316,7 @@ def find_artifact(
                 blob, problem = None, str(error)
             items.append(TaskArtifact(task, artifact, blob, problem or artifact.error))
         if items:
-            return ArtifactHit(run, info, tuple(items), len(info.tasks))
+            return ArtifactHit(run, info, tuple(items), count)
     return None
 
 

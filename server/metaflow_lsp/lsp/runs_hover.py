@@ -27,7 +27,7 @@ from ..runs import (
     TaskInfo,
     split_pathspec,
 )
-from ..worker import PreviewLimits, PreviewReply
+from ..worker import ArtifactWorker, PreviewLimits, PreviewReply
 from .documents import Snapshot
 from .edge import log_exception
 from .run_facts import (
@@ -56,6 +56,7 @@ PREVIEW_TIMEOUT = 8.0
 VALUE_LIMITS = PreviewLimits(max_items=10, max_chars=1200)
 FOREACH_LIMITS = PreviewLimits(max_items=5, max_chars=160)
 ARTIFACTS_LISTED = 30
+SPINS_LOOKED_AT = 10  # persisted spins searched for an artifact's spin value
 
 _STRING = re.compile(r"""(?P<q>['"])(?P<body>[^'"\\\n]*)(?P=q)""")
 _PATHSPEC = re.compile(r"[A-Za-z_]\w*/[\w.:-]+(?:/[A-Za-z_]\w*(?:/[\w.:-]+)?)?")
@@ -150,14 +151,32 @@ async def _hover(
 async def artifact_section(
     server: MetaflowLanguageServer, path: str, flow: Flow, step: str, name: str
 ) -> str | None:
-    """The artifact's value in `step`'s task(s) of the newest run that has it."""
+    """The artifact's value in `step`'s task(s) of the newest run that has it, and in the
+    newest persisted spin of the step that has it (marked as a spin result)."""
     runs = server.runs
     store = await runs.store_for(path)
     hit = await runs.io(find_artifact, store, flow.name, step, name)
-    if hit is None:
+    spun = await runs.io(find_artifact, store, flow.name, step, name, SPINS_LOOKED_AT, True)
+    if hit is None and spun is None:
         return None
     worker = await runs.worker_for(path)
-    flow_dir = os.path.dirname(path)
+    parts: list[str] = []
+    if hit is not None:
+        parts.append(f"**Last run** · {_code('self.' + name)} in {_code(step)}")
+        parts.append(await _hit_values(worker, hit, os.path.dirname(path)))
+        parts.append(f"_{run_line(hit.run)}_")
+        note = runs.source_note(path, flow.name, step, hit.run)
+        if note:
+            parts.append(f"⚠ {note}")
+    if spun is not None:
+        parts.append(f"**Spin result** · {_code('self.' + name)} in {_code(step)}")
+        parts.append(await _hit_values(worker, spun, os.path.dirname(path)))
+        parts.append(f"_{run_line(spun.run, 'spin')}_")
+    return "\n\n".join(parts)
+
+
+async def _hit_values(worker: ArtifactWorker, hit: ArtifactHit, flow_dir: str) -> str:
+    """The values of one hit, previewed by the worker."""
     blobs = [item.blob for item in hit.items]
     loadable = [b for b in blobs if b is not None]
     replies: list[PreviewReply | None] = [None] * len(blobs)
@@ -174,13 +193,7 @@ async def artifact_section(
             ]
         it = iter(got)
         replies = [next(it, None) if b is not None else None for b in blobs]
-    parts = [f"**Last run** · {_code('self.' + name)} in {_code(step)}"]
-    parts.append(_values(hit, replies, worker.interpreter.describe()))
-    parts.append(f"_{run_line(hit.run)}_")
-    note = runs.source_note(path, flow.name, step, hit.run)
-    if note:
-        parts.append(f"⚠ {note}")
-    return "\n\n".join(parts)
+    return _values(hit, replies, worker.interpreter.describe())
 
 
 def _values(hit: ArtifactHit, replies: list[PreviewReply | None], interpreter: str) -> str:
@@ -197,7 +210,7 @@ def _values(hit: ArtifactHit, replies: list[PreviewReply | None], interpreter: s
             return f"{_block(text)}\n{facts}"
         return _no_value(item.artifact, item.problem, reply, interpreter)
     lines = [
-        f"**{hit.task_count} tasks** ran {_code(hit.step.step)}; "
+        f"**{hit.task_count} task{'s' if hit.task_count != 1 else ''}** ran {_code(hit.step.step)}; "
         + ("the first values:" if hit.task_count > len(hit.items) else "their values:")
     ]
     for position, (item, reply) in enumerate(zip(hit.items, replies, strict=False)):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..api.context import RunsTimeout
 from ..runs import MetaflowConfig, RunInfo, RunStore, RunStoreError, StoreChange
 from ..worker import ArtifactWorker, Interpreter, WorkerPool, find_interpreter
 from .documents import Snapshot
@@ -38,10 +39,6 @@ IDLE_POLL = 30.0  # how often a store without remote backends is asked whether t
 THREADS = 4
 
 ChangeListener = Callable[[RunStore, set[str]], Awaitable[None]]
-
-
-class RunsTimeout(Exception):
-    """A store call did not answer in time; the message says what to check."""
 
 
 @dataclass
@@ -282,6 +279,24 @@ class RunsService:
         if self._flush is None or self._flush.done():
             self._flush = asyncio.create_task(self._notify())
 
+    async def refresh_now(self, path: str, flows: Collection[str]) -> None:
+        """Read the runs of `flows` again now and update the features at once, without waiting
+        for the watcher's batch (a run, spin or resume started by the editor just ended)."""
+        store = await self.store_for(path)
+        await self.io(_forget_reads, store)
+        names = set(flows)
+        for flow in names:
+            self._summaries.pop((id(store), flow), None)
+        for listener in list(self._listeners):
+            try:
+                await listener(store, names)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                from .edge import log_exception
+
+                log_exception(self._server, f"updating after runs of {sorted(names)} ended", error)
+
     async def _notify(self) -> None:
         while self._pending and not self.closed:
             await asyncio.sleep(REFRESH_DELAY)
@@ -373,6 +388,11 @@ async def _stopped(stop: asyncio.Event, seconds: float) -> bool:
     except asyncio.TimeoutError:
         return False
     return True
+
+
+def _forget_reads(store: RunStore) -> None:
+    for backend in store.backends:
+        backend.invalidate()
 
 
 def _mtime(path: str) -> datetime | None:

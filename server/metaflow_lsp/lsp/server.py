@@ -15,12 +15,14 @@ from pygls.lsp.server import LanguageServer
 from .. import __version__
 from . import (
     code_lens,
+    commands,
     completion,
     definition,
     diagnostics,
     document_symbols,
     failures,
     hover,
+    open_view,
     references,
     rename,
     requests,
@@ -29,6 +31,7 @@ from . import (
 from .convert import path_to_uri, uri_to_path
 from .documents import DocumentStore, Snapshot
 from .edge import guarded_notification, log_exception
+from .executions import ExecutionService
 from .failures import FailureState
 from .runs_service import RunsService
 
@@ -42,6 +45,7 @@ class MetaflowLanguageServer(LanguageServer):
         super().__init__("metaflow-lsp", __version__)
         self.documents = DocumentStore(self._analysed, self._analysis_failed)
         self.runs = RunsService(self)
+        self.executions = ExecutionService(self)
         self.failure_state = FailureState()
 
     async def _analysed(self, snapshot: Snapshot) -> None:
@@ -91,6 +95,8 @@ def create_server() -> MetaflowLanguageServer:
     @server.feature(types.SHUTDOWN)
     async def shutdown(*args: object) -> None:
         try:
+            await server.executions.shutdown()
+            await open_view.stop(server)
             await server.runs.shutdown()
         finally:
             server.documents.shutdown()
@@ -107,6 +113,8 @@ def create_server() -> MetaflowLanguageServer:
         code_lens,
         failures,
         requests,
+        open_view,
+        commands,
     ):
         feature.register(server)
     return server

@@ -187,6 +187,26 @@ class RunStore:
                 return None
         return None
 
+    def step_task_sample(
+        self, run_pathspec: str, step: str, limit: int, spin: bool = False
+    ) -> tuple[list[TaskInfo], int]:
+        """The first `limit` tasks of one step of a run (by id) and how many it has, without
+        reading the run's other tasks where the backend can list one step (a datastore)."""
+
+        def call(backend: Backend) -> tuple[list[TaskInfo], int]:
+            ids_of = getattr(backend, "step_task_ids", None)
+            if ids_of is None:
+                info = next((s for s in backend.steps(run_pathspec) if s.step == step), None)
+                return (list(info.tasks), len(info.tasks)) if info is not None else ([], 0)
+            ids = ids_of(run_pathspec, step)
+            tasks = [backend.get_task(f"{run_pathspec}/{step}/{t}") for t in ids[:limit]]
+            return tasks, len(ids)
+
+        if spin:
+            spin_backend = self._backend("spin")
+            return call(spin_backend) if spin_backend is not None else ([], 0)
+        return self._first(run_pathspec, "run", call)
+
     # Tasks
 
     def get_task(self, pathspec: str) -> TaskInfo:
