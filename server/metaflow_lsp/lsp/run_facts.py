@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -109,17 +110,30 @@ def parse_traceback(lines: Iterable[str]) -> Traceback | None:
     return Traceback(message, tuple(frames), tail)
 
 
+LOG_RETRIES = 6
+LOG_RETRY_SECONDS = 0.5
+
+
 def read_failure(store: RunStore, run: RunInfo, step: StepInfo) -> Failure | None:
     """The first failed task of a step and the traceback in its stderr."""
     failed = [t for t in ordered_tasks(step.tasks) if t.status == "failed"]
     if not failed:
         return None
     task = failed[0]
-    try:
-        chunk = store.logs(task.pathspec, "stderr", offset=-STDERR_TAIL)
-        parsed = parse_traceback(line.text for line in chunk.lines)
-    except RunStoreError as error:
-        parsed = Traceback(f"the task failed; its stderr cannot be read: {error}", (), ())
+    parsed: Traceback | None = None
+    # Metaflow marks the attempt failed a moment before it writes the task's logs: right after
+    # a failure, look again briefly before saying the task wrote nothing (this runs in a thread).
+    recent = task.finished_at is not None and (now() - task.finished_at).total_seconds() < 15
+    for retry in range(LOG_RETRIES if recent else 1):
+        if retry:
+            time.sleep(LOG_RETRY_SECONDS)
+        try:
+            chunk = store.logs(task.pathspec, "stderr", offset=-STDERR_TAIL)
+            parsed = parse_traceback(line.text for line in chunk.lines)
+        except RunStoreError as error:
+            parsed = Traceback(f"the task failed; its stderr cannot be read: {error}", (), ())
+        if parsed is not None:
+            break
     if parsed is None:
         code = task.attempts[-1].return_code if task.attempts else None
         detail = f" with exit code {code}" if code is not None else ""
