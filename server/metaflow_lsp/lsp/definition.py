@@ -30,6 +30,19 @@ async def location(
     return types.Location(server.uri_for(path), lines.range(rng))
 
 
+async def locations(
+    server: MetaflowLanguageServer, snapshot: Snapshot, places: list[tuple[str, Range]]
+) -> list[types.Location]:
+    """LSP locations for (file, model range) places; places in files that cannot be read are
+    left out."""
+    out = []
+    for path, rng in places:
+        loc = await location(server, snapshot, path, rng)
+        if loc is not None:
+            out.append(loc)
+    return out
+
+
 async def definitions(
     server: MetaflowLanguageServer, snapshot: Snapshot, line: int, column: int
 ) -> list[types.Location]:
@@ -51,12 +64,7 @@ async def definitions(
         places.append((symbol.parameter.source_file, symbol.parameter.range))
     elif isinstance(symbol, FlowAt):
         places.append((symbol.flow.source_file, symbol.flow.name_range))
-    out = []
-    for path, rng in places:
-        loc = await location(server, snapshot, path, rng)
-        if loc is not None:
-            out.append(loc)
-    return out
+    return await locations(server, snapshot, places)
 
 
 def register(server: MetaflowLanguageServer) -> None:

@@ -12,7 +12,7 @@ from lsprotocol import types
 
 from ..flow.model import Flow, Range
 from ..flow.queries import ArtifactAt, ParameterAt, StepAt, step_references, symbol_at
-from .definition import location
+from .definition import locations
 from .documents import Snapshot
 from .edge import guarded_request
 
@@ -81,12 +81,7 @@ async def find_references(
         places = attribute_places(symbol.flow, symbol.parameter.attribute, include_declaration)
     else:
         return []
-    out = []
-    for path, rng in places:
-        loc = await location(server, snapshot, path, rng)
-        if loc is not None:
-            out.append(loc)
-    return out
+    return await locations(server, snapshot, places)
 
 
 def register(server: MetaflowLanguageServer) -> None:
