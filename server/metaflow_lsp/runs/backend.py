@@ -112,3 +112,24 @@ def split_pathspec(pathspec: str, depth: int) -> list[str]:
     if len(parts) != depth or any(p in ("", ".", "..") or "\\" in p for p in parts):
         raise RunStoreError(f"{pathspec!r} is not a {names.get(depth, 'pathspec')} pathspec")
     return parts
+
+
+def encode_cursor(created_ms: float, run_id: str) -> str:
+    """The paging cursor after the run created at `created_ms` with id `run_id`."""
+    return f"{created_ms!r}:{run_id}"
+
+
+def decode_cursor(cursor: str | None) -> tuple[float, str] | None:
+    """The (creation, run id) sort key a cursor continues after; RunStoreError when it is not
+    one that `encode_cursor` made."""
+    if not cursor:
+        return None
+    created, sep, run_id = cursor.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return float(created), run_id
+    except ValueError:
+        raise RunStoreError(
+            f"invalid cursor {cursor!r}: pass back the one list_runs gave"
+        ) from None

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from .backend import split_pathspec
+from .backend import decode_cursor, encode_cursor, split_pathspec
 from .datastore_task import TaskFiles, TaskReader, none_if_empty, page
 from .files import Memo
 from .model import (
@@ -283,7 +283,7 @@ class DatastoreBackend:
         remote datastore's runs are read a page at a time, in parallel)."""
         if self.root() is None:
             return [], None
-        after = _decode_cursor(cursor)
+        after = decode_cursor(cursor)
         entries = self._entries(flow)
         if after is not None:
             entries = [e for e in entries if (e.created_ms, e.run_id) < after]
@@ -305,7 +305,7 @@ class DatastoreBackend:
                 runs.append(info)
                 if len(runs) >= limit:
                     more = positions[id(entry)] < len(entries) - 1
-                    return runs, (_encode_cursor(entry) if more else None)
+                    return runs, (encode_cursor(entry.created_ms, entry.run_id) if more else None)
         return runs, None
 
     def get_run(self, pathspec: str) -> RunInfo:
@@ -664,21 +664,3 @@ class DatastoreBackend:
         split_pathspec(pathspec, 4)
         card_root = self.card_root()
         return self._tasks.list_cards(pathspec, card_root) if card_root else []
-
-
-def _encode_cursor(entry: RunEntry) -> str:
-    return f"{entry.created_ms!r}:{entry.run_id}"
-
-
-def _decode_cursor(cursor: str | None) -> tuple[float, str] | None:
-    if not cursor:
-        return None
-    created, sep, run_id = cursor.partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        return float(created), run_id
-    except ValueError:
-        raise RunStoreError(
-            f"invalid cursor {cursor!r}: pass back the one list_runs gave"
-        ) from None

@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
-from .backend import Backend, split_pathspec
+from .backend import Backend, decode_cursor, split_pathspec
 from .config import MetaflowConfig
 from .model import (
     ArtifactInfo,
@@ -66,12 +66,11 @@ from .service_records import (
     artifact_location,
     attempt_of,
     created_key,
-    decode_cursor,
     decode_metadata,
-    encode_cursor,
     heartbeat_alive,
     none_if_empty,
     number,
+    record_cursor,
     service_path,
     task_info,
     task_order,
@@ -264,7 +263,7 @@ class ServiceBackend:
                 runs.append(info)
                 if len(runs) >= limit:
                     more = start + i + 1 < len(records)
-                    return runs, (encode_cursor(batch[i]) if more else None)
+                    return runs, (record_cursor(batch[i]) if more else None)
             start += len(batch)
         return runs, None
 

@@ -15,7 +15,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from .model import AttemptInfo, RunStoreError, TaskInfo, utc_from_ms
+from .backend import encode_cursor
+from .model import AttemptInfo, TaskInfo, utc_from_ms
 from .status import TaskState, task_status
 
 
@@ -225,22 +226,6 @@ def created_key(record: dict[str, Any]) -> tuple[float, str]:
     return (number(record.get("ts_epoch")), str(record.get("run_number")))
 
 
-def encode_cursor(record: dict[str, Any]) -> str:
+def record_cursor(record: dict[str, Any]) -> str:
     """The paging cursor after this run record."""
-    created, run_id = created_key(record)
-    return f"{created!r}:{run_id}"
-
-
-def decode_cursor(cursor: str | None) -> tuple[float, str] | None:
-    """The sort key a cursor continues after; RunStoreError when it is not one of ours."""
-    if not cursor:
-        return None
-    created, sep, run_id = cursor.partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        return float(created), run_id
-    except ValueError:
-        raise RunStoreError(
-            f"invalid cursor {cursor!r}: pass back the one list_runs gave"
-        ) from None
+    return encode_cursor(*created_key(record))
