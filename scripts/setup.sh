@@ -22,3 +22,14 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+
+# The VS Code extension's build and test tools (editors/vscode): installed again only when its
+# lock file changed.
+if ! command -v npm >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+if ! cmp -s editors/vscode/package-lock.json editors/vscode/node_modules/.installed-lock.json; then
+  (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error >/dev/null \
+    && cp package-lock.json node_modules/.installed-lock.json)
+fi
