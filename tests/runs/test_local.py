@@ -256,3 +256,47 @@ def test_reading_everything_writes_nothing(train: Workspace) -> None:
                 store.logs(task.pathspec, "stderr")
                 store.cards(task.pathspec)
     assert snapshot() == before
+
+
+def _light_matches_full(store: RunStore, pathspec: str) -> int:
+    """`steps(light=True)` says what `steps()` says about status, attempts and times."""
+    full = {s.step: s for s in store.steps(pathspec)}
+    light = {s.step: s for s in store.steps(pathspec, light=True)}
+    assert list(light) == list(full)
+    checked = 0
+    for name, step in full.items():
+        assert light[name].status == step.status, (pathspec, name)
+        tasks = {t.task_id: t for t in step.tasks}
+        assert sorted(t.task_id for t in light[name].tasks) == sorted(tasks)
+        for task in light[name].tasks:
+            expected = tasks[task.task_id]
+            assert task.status == expected.status, task.pathspec
+            assert task.attempt == expected.attempt, task.pathspec
+            assert [a.ok for a in task.attempts] == [a.ok for a in expected.attempts]
+            # File times against the times recorded in the files: the same moments.
+            for ours, theirs in (
+                (task.created_at, expected.created_at),
+                (task.started_at, expected.started_at),
+                (task.ended_at, expected.ended_at),
+            ):
+                if theirs is not None and not expected.cloned:
+                    assert ours is not None, task.pathspec
+                    assert abs((ours - theirs).total_seconds()) < 1.0, task.pathspec
+            checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("label", ["failed", "retried", "resumed"])
+def test_light_steps_agree_with_full_steps(flaky: Workspace, label: str) -> None:
+    store = flaky.store()
+    assert _light_matches_full(store, f"FlakyFlow/{flaky.runs[label]}") > 0
+    # A run that succeeded is read once: later answers are the kept one (the same objects).
+    first = store.steps(f"FlakyFlow/{flaky.runs[label]}", light=True)
+    again = store.steps(f"FlakyFlow/{flaky.runs[label]}", light=True)
+    kept = all(a is b for a, b in zip(first, again, strict=True))
+    assert kept == (label != "failed")
+
+
+def test_light_steps_of_a_foreach_run(train: Workspace) -> None:
+    store = train.store()
+    assert _light_matches_full(store, f"TrainFlow/{train.runs['run']}") >= 4

@@ -27,7 +27,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from metaflow_lsp.runs import MetaflowConfig, RunStore, RunStoreError, StoreChange
+from metaflow_lsp.api.runs import read_card
+from metaflow_lsp.runs import MetaflowConfig, NotFoundError, RunStore, RunStoreError, StoreChange
 from metaflow_lsp.runs.s3 import S3Backend
 
 from .conftest import FLOWS, Workspace, make_workspace, metaflow_env
@@ -557,3 +558,43 @@ def test_settings_that_are_missing_or_wrong(tmp_path: Path) -> None:
     schemeless = backend_at(tmp_path, "127.0.0.1:9000")
     with pytest.raises(RunStoreError, match=r"METAFLOW_S3_ENDPOINT_URL .* is not a URL"):
         schemeless.list_runs("S3Flow")
+
+
+@pytest.mark.slow
+def test_light_steps_read_from_s3_listings_agree_with_full_steps(
+    s3_world: S3World, tmp_path: Path
+) -> None:
+    backend = s3_world.backend(tmp_path)
+    for label in ("failed", "retried"):
+        pathspec = f"S3Flow/{s3_world.runs[label]}"
+        full = {s.step: s for s in backend.steps(pathspec)}
+        light = {s.step: s for s in backend.steps(pathspec, light=True)}
+        assert list(light) == list(full)
+        for name, step in full.items():
+            assert light[name].status == step.status, (pathspec, name)
+            tasks = {t.task_id: t for t in step.tasks}
+            assert sorted(t.task_id for t in light[name].tasks) == sorted(tasks)
+            for task in light[name].tasks:
+                want = tasks[task.task_id]
+                assert (task.status, task.attempt) == (want.status, want.attempt), task.pathspec
+                assert [a.ok for a in task.attempts] == [a.ok for a in want.attempts]
+                # LastModified (whole seconds) against the times inside the files.
+                if want.started_at is not None:
+                    assert task.started_at is not None
+                    assert abs((task.started_at - want.started_at).total_seconds()) < 2.0
+
+
+@pytest.mark.slow
+def test_a_card_stored_in_s3_is_listed_and_read(s3_world: S3World, tmp_path: Path) -> None:
+    store = RunStore(tmp_path, environ=s3_world.env(METAFLOW_DEFAULT_DATASTORE="s3"))
+    (join,) = [s for s in store.steps(f"S3Flow/{s3_world.runs['retried']}") if s.step == "join"]
+    pathspec = join.tasks[0].pathspec
+    (card,) = store.cards(pathspec)  # the flow's @card on `join`
+    assert card.type == "default" and card.path.startswith(f"s3://{BUCKET}/metaflow/mf.cards/")
+    key = card.path[len(f"s3://{BUCKET}/") :]
+    body = client(s3_world.endpoint).get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    assert card.hash in key and card.size == len(body)
+    shown, html = read_card(store, pathspec, card.hash)
+    assert shown == card and html.encode() == body and "<html" in html.lower()
+    with pytest.raises(NotFoundError, match="has no card"):
+        read_card(store, pathspec, "0" * 40)

@@ -190,7 +190,7 @@ async def get_run(host: ApiHost, params: dict[str, Any]) -> dict[str, Any]:
     if cached is not None and cached[0] == _stamp(run):
         return {**cached[1], "run": _run_json(run)}
     # A run of 10,000 tasks takes a cold store tens of seconds to read, once.
-    steps = await host.io(store.steps, pathspec, timeout=RUN_TIMEOUT)
+    steps = await host.io(store.steps, pathspec, shape == "rows", timeout=RUN_TIMEOUT)
 
     def shaped() -> list[dict[str, Any]]:
         out_steps = []
@@ -369,15 +369,7 @@ async def get_logs(host: ApiHost, params: dict[str, Any]) -> dict[str, Any]:
 def read_card(store: RunStore, pathspec: str, card_hash: str) -> tuple[CardInfo, str]:
     """A task's card with the given hash and its HTML (in a thread). Only a card the store
     lists is read, so the path never comes from the client."""
-    cards = store.cards(pathspec)
-    card = next((c for c in cards if c.hash == card_hash), None)
-    if card is None:
-        listed = ", ".join(f"{c.type} {c.hash[:12]}" for c in cards) or "none"
-        raise NotFoundError(f"task {pathspec} has no card {card_hash!r} (it has: {listed})")
-    if "://" in card.path or not os.path.isfile(card.path):
-        raise RunStoreError(f"the card is stored at {card.path}, which cannot be read from here")
-    with open(card.path, "rb") as handle:
-        data = handle.read(MAX_CARD_BYTES + 1)
+    card, data = store.read_card(pathspec, card_hash, MAX_CARD_BYTES)
     if len(data) > MAX_CARD_BYTES:
         raise RunStoreError(f"the card is larger than {MAX_CARD_BYTES >> 20} MiB; not shown")
     return card, data.decode("utf-8", errors="replace")

@@ -199,7 +199,7 @@ def summarize(
         if wanted is not None and wanted <= out.finished.keys():
             break
         try:
-            infos = store.steps(run.pathspec)
+            infos = store.steps(run.pathspec, light=True)
         except RunStoreError as error:
             out.notes += (f"{run.pathspec}: {error}",)
             continue
@@ -220,7 +220,7 @@ def summarize(
         spins = []
     for spin in spins:
         try:
-            infos = store.steps(spin.pathspec)
+            infos = store.steps(spin.pathspec, light=True)
         except RunStoreError:
             continue
         for info in infos:

@@ -59,8 +59,9 @@ class Backend(Protocol):
         """One run (`Flow/run`); NotFoundError when absent."""
         ...
 
-    def steps(self, pathspec: str) -> list[StepInfo]:
-        """A run's steps with their tasks, in the order they started."""
+    def steps(self, pathspec: str, light: bool = False) -> list[StepInfo]:
+        """A run's steps with their tasks, in the order they started (`light`: only what a
+        timeline or a status needs, where that is cheaper to read)."""
         ...
 
     def get_task(self, pathspec: str) -> TaskInfo:
@@ -90,6 +91,10 @@ class Backend(Protocol):
 
     def cards(self, pathspec: str) -> list[CardInfo]:
         """A task's card files."""
+        ...
+
+    def read_card(self, card: CardInfo, max_bytes: int) -> bytes:
+        """The bytes of a card that `cards` listed, up to `max_bytes` (+1 to tell it is more)."""
         ...
 
     def watch_roots(self) -> list[str]:

@@ -21,7 +21,9 @@ known from the datastore alone. Runs are ordered by their creation time, newest 
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,7 +54,8 @@ NOT_RUNS = frozenset({"data", "_meta", "latest_run"})
 _NOT_FLOWS = frozenset({"mf.cards", "data"})  # the card root and datatools' default S3 root
 _IMMUTABLE = "immutable"
 _FAR = utc_from_s(4102444800)  # 2100: steps without a known start sort last
-_FINISHED_TASKS_KEPT = 200_000  # TaskInfos of succeeded tasks kept (a few hundred bytes each)
+_FINISHED_TASKS_KEPT = 20_000  # TaskInfos of succeeded tasks kept (a few hundred bytes each)
+_LIGHT_TASKS_KEPT = 60_000  # tasks of succeeded runs kept by `steps(light=True)`, newest used
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,9 @@ class DatastoreBackend:
         self._memo = Memo()
         self._tasks = TaskReader(storage, self._memo)
         self._finished_tasks: dict[tuple[str, str | None], TaskInfo] = {}
+        self._light_runs: OrderedDict[tuple[str, str | None], tuple[StepInfo, ...]] = OrderedDict()
+        self._light_tasks = 0
+        self._light_lock = threading.Lock()
         self._processes = processes or ProcessTable()
         self.quiet_grace = quiet_grace
         self._clock = clock
@@ -511,14 +517,24 @@ class DatastoreBackend:
 
     # Steps and tasks
 
-    def steps(self, pathspec: str) -> list[StepInfo]:
-        """A run's steps (Metaflow's `_parameters` left out) with their tasks, oldest first."""
+    def steps(self, pathspec: str, light: bool = False) -> list[StepInfo]:
+        """A run's steps (Metaflow's `_parameters` left out) with their tasks, oldest first.
+        `light`: tasks as a timeline or a status lens needs them, from their listings (see
+        `TaskReader.light_info`): no creation time, user or foreach position; a run that
+        succeeded is read once and kept."""
         flow, run_id = split_pathspec(pathspec, 2)
         run_dir = self._join(self._need_root(), flow, run_id)
         if not self._is_dir(run_dir):
             raise NotFoundError(f"no run {pathspec} in the {self.describe()}")
         self._prefetch(run_dir)
         origin = self._origin_run_id(run_dir)
+        succeeded = light and self._succeeded(run_dir)
+        if succeeded:
+            with self._light_lock:
+                kept = self._light_runs.get((run_dir, origin))
+                if kept is not None:
+                    self._light_runs.move_to_end((run_dir, origin))
+                    return list(kept)
         out = []
         for step in self._step_names(run_dir):
             step_dir = self._join(run_dir, step)
@@ -539,7 +555,7 @@ class DatastoreBackend:
             except RunStoreError as error:
                 errors.append(str(error))
                 task_ids = []
-            tasks = self._tasks_of(flow, run_id, step, task_ids, origin)
+            tasks = self._tasks_of(flow, run_id, step, task_ids, origin, light, succeeded)
             starts = [t.created_at or t.started_at for t in tasks]
             ends = [t.ended_at for t in tasks]
             out.append(
@@ -557,12 +573,55 @@ class DatastoreBackend:
                 )
             )
         out.sort(key=lambda s: (s.created_at or s.started_at or _FAR, s.step))
+        if succeeded and not any(s.errors or any(t.errors for t in s.tasks) for s in out):
+            self._keep_light(run_dir, origin, out)
         return out
 
+    def _keep_light(self, run_dir: str, origin: str | None, steps: list[StepInfo]) -> None:
+        with self._light_lock:
+            old = self._light_runs.pop((run_dir, origin), None)
+            if old is not None:
+                self._light_tasks -= sum(len(s.tasks) for s in old)
+            self._light_runs[(run_dir, origin)] = tuple(steps)
+            self._light_tasks += sum(len(s.tasks) for s in steps)
+            while self._light_tasks > _LIGHT_TASKS_KEPT and len(self._light_runs) > 1:
+                _, dropped = self._light_runs.popitem(last=False)
+                self._light_tasks -= sum(len(s.tasks) for s in dropped)
+
+    def _succeeded(self, run_dir: str) -> bool:
+        """Whether the run's end step has a task whose latest attempt succeeded (cheap)."""
+        if self.spin:
+            return False
+        errors: list[str] = []
+        end_step = self._end_step(run_dir, errors)
+        end_dir = self._join(run_dir, end_step)
+        return any(s.ok for s in self._step_states(end_step, end_dir, errors, []))
+
     def _tasks_of(
-        self, flow: str, run_id: str, step: str, task_ids: list[str], origin: str | None
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_ids: list[str],
+        origin: str | None,
+        light: bool = False,
+        succeeded: bool = False,
     ) -> list[TaskInfo]:
+        step_dir = self._join(self._need_root(), flow, run_id, step)
+
         def one(task_id: str) -> TaskInfo:
+            if light:
+                try:
+                    info = self._tasks.light_info(
+                        flow, run_id, step, task_id, self._join(step_dir, task_id),
+                        succeeded_run=succeeded, source=self.name, run_origin=origin,
+                    )  # fmt: skip
+                except StorageUnavailableError:
+                    raise  # nothing of this storage can be read: say so, not per file
+                except RunStoreError:
+                    info = None  # the full read says what is wrong
+                if info is not None:
+                    return info
             return self._task(flow, run_id, step, task_id, origin, full=False)
 
         return parallel_map(self.storage, one, task_ids)
@@ -664,3 +723,8 @@ class DatastoreBackend:
         split_pathspec(pathspec, 4)
         card_root = self.card_root()
         return self._tasks.list_cards(pathspec, card_root) if card_root else []
+
+    def read_card(self, card: CardInfo, max_bytes: int) -> bytes:
+        """A listed card's bytes, from this datastore's storage (a file, an S3 object)."""
+        with self.storage.open(card.path) as handle:
+            return handle.read(max_bytes + 1)

@@ -47,6 +47,7 @@ from .model import (
     NotFoundError,
     RunStoreError,
     TaskInfo,
+    TaskStatus,
     utc_from_ms,
     utc_from_s,
 )
@@ -286,6 +287,100 @@ class TaskReader:
             source=source,
             metadata=metadata,
             errors=tuple(dict.fromkeys(errors)),
+        )
+
+    def light_info(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        task_dir: str,
+        *,
+        succeeded_run: bool,
+        source: str,
+        run_origin: str | None,
+    ) -> TaskInfo | None:
+        """A task for a timeline or a status lens from its directory listing alone, plus its
+        latest `<n>.runtime` record unless the run succeeded: nothing in `_meta` is read, so
+        user, foreach position and origin are unknown, and times are files' modification
+        times (`_meta/_self.json`: registered, `<n>.attempt.json`: started, `<n>.runtime` or
+        `<n>.DONE.lock`: ended). None when that is not enough to say how the task went
+        (no attempt, no runtime record): the caller then reads the task in full.
+
+        In a run that succeeded every task's latest attempt succeeded (a join waits for all its
+        inputs, the end step for everything) and every earlier attempt failed (a retry follows
+        only a failure): there, the listing settles everything."""
+        entries = self.storage.list(task_dir)
+        by_name = {e.name: e for e in entries if not e.is_dir}
+        attempts: dict[int, dict[str, Any]] = {}
+        for name, entry in by_name.items():
+            match = _ATTEMPT_FILE.match(name)
+            if match:
+                attempts.setdefault(int(match.group(1)), {})[match.group(2)] = entry
+        if not attempts:
+            return None
+        latest = max(attempts)
+        runtime: dict[str, Any] | None = None
+        if succeeded_run:
+            ok: bool | None = True
+        elif "runtime" in attempts[latest]:
+            record = read_json(self.storage, self.join(task_dir, f"{latest}.runtime"))
+            if not isinstance(record, dict):
+                return None
+            runtime = record
+            ok = bool(record.get("success"))
+        else:
+            return None  # running, killed before the runtime wrote its record, or cloned
+
+        def when(entry: Any, name: str) -> datetime | None:
+            seconds = entry.mtime if entry.mtime is not None else self.storage.mtime(name)
+            return utc_from_s(seconds)
+
+        infos = []
+        for n in sorted(attempts):
+            files = attempts[n]
+            start = files.get("attempt.json")
+            end = files.get("runtime") or files.get("DONE.lock")
+            started = when(start, self.join(task_dir, start.name)) if start else None
+            ended = when(end, self.join(task_dir, end.name)) if end else None
+            is_latest = n == latest
+            infos.append(
+                AttemptInfo(
+                    attempt=n,
+                    started_at=started,
+                    finished_at=ended,
+                    ok=ok if is_latest else False,
+                    done="DONE.lock" in files,
+                    return_code=runtime.get("return_code") if is_latest and runtime else None,
+                    killed=bool(runtime.get("killed")) if is_latest and runtime else False,
+                    ended_at=ended if "runtime" in files else None,
+                )
+            )
+        created = None
+        if any(e.is_dir and e.name == "_meta" for e in entries):
+            # Registered once, never rewritten: the file's time is Metaflow's `ts_epoch`.
+            created = utc_from_s(self.storage.mtime(self.join(task_dir, "_meta", "_self.json")))
+        last = infos[-1]
+        status: TaskStatus = "succeeded" if ok else "failed"
+        return TaskInfo(
+            flow=flow,
+            run_id=run_id,
+            step=step,
+            task_id=task_id,
+            pathspec=f"{flow}/{run_id}/{step}/{task_id}",
+            status=status,
+            attempt=latest,
+            attempts=tuple(infos),
+            created_at=created,
+            started_at=infos[0].started_at,
+            finished_at=last.finished_at,
+            foreach_index=None,
+            foreach_stack=(),
+            origin_run_id=run_origin,
+            origin_task_id=None,
+            user=None,
+            source=source,
         )
 
     def latest_finish(self, files: TaskFiles) -> datetime | None:

@@ -364,6 +364,11 @@ class S3Storage:
             return above.files[name]
         return Entry(name, True) if name in above.dirs else None
 
+    def mtime(self, path: str) -> float | None:
+        """The object's LastModified, from its parent's listing."""
+        entry = self.stat(path)
+        return entry.mtime if entry is not None else None
+
     def version(self, path: str) -> Hashable:
         """ETag, size and time of an object; a prefix's listing fingerprint."""
         entry = self.stat(path)

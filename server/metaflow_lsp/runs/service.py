@@ -449,8 +449,9 @@ class ServiceBackend:
                 self._final[key] = meta
         return meta
 
-    def steps(self, pathspec: str) -> list[StepInfo]:
-        """A run's steps (Metaflow's `_parameters` left out) with their tasks, oldest first."""
+    def steps(self, pathspec: str, light: bool = False) -> list[StepInfo]:
+        """A run's steps (Metaflow's `_parameters` left out) with their tasks, oldest first
+        (the service answers everything in a few requests: `light` reads the same)."""
         flow, run_id = split_pathspec(pathspec, 2)
         self._run_record(flow, run_id)
         records = [
@@ -675,6 +676,14 @@ class ServiceBackend:
         """The task's cards, from its datastore's card root."""
         backend, ds_type, root, _ = self._task_datastore(pathspec, "cards")
         return self._from_datastore(pathspec, ds_type, root, lambda: backend.cards(pathspec))
+
+    def read_card(self, card: CardInfo, max_bytes: int) -> bytes:
+        """A listed card's bytes, from its task's datastore."""
+        pathspec = card.task_pathspec
+        backend, ds_type, root, _ = self._task_datastore(pathspec, "cards")
+        return self._from_datastore(
+            pathspec, ds_type, root, lambda: backend.read_card(card, max_bytes)
+        )
 
     # Changes: polled, not watched
 

@@ -151,9 +151,11 @@ class RunStore:
         """One run (`Flow/run`), from whichever backend has it."""
         return self._first(pathspec, "run", lambda b: b.get_run(pathspec))
 
-    def steps(self, pathspec: str) -> list[StepInfo]:
-        """A run's steps and tasks with status, attempts, timings and foreach index."""
-        return self._first(pathspec, "run", lambda b: b.steps(pathspec))
+    def steps(self, pathspec: str, light: bool = False) -> list[StepInfo]:
+        """A run's steps and tasks with status, attempts, timings and foreach index (`light`:
+        status, attempts and timings only, where a backend reads that much faster — a
+        timeline, a status lens; see `DatastoreBackend.steps`)."""
+        return self._first(pathspec, "run", lambda b: b.steps(pathspec, light))
 
     def latest_run(self, flow: str, status: RunStatus | None = None) -> RunInfo | None:
         """The newest run of `flow` (by creation, never `latest_run`), optionally by status."""
@@ -246,13 +248,32 @@ class RunStore:
 
     def cards(self, task_pathspec: str) -> list[CardInfo]:
         """The task's HTML card files."""
+        return self.cards_with_backend(task_pathspec)[1]
+
+    def cards_with_backend(self, task_pathspec: str) -> tuple[Backend, list[CardInfo]]:
+        """The task's cards and the backend that lists (and reads) them."""
         for backend in self.backends:
             try:
                 backend.get_task(task_pathspec)
             except NotFoundError:
                 continue
-            return backend.cards(task_pathspec)
+            return backend, backend.cards(task_pathspec)
         raise NotFoundError(f"no task {task_pathspec}")
+
+    def read_card(
+        self, task_pathspec: str, card_hash: str, max_bytes: int
+    ) -> tuple[CardInfo, bytes]:
+        """The task's card with this hash and its bytes (up to `max_bytes` + 1), wherever the
+        datastore keeps it (a local file, S3). Only a card the store lists is read: the path
+        never comes from the caller."""
+        backend, cards = self.cards_with_backend(task_pathspec)
+        card = next((c for c in cards if c.hash == card_hash), None)
+        if card is None:
+            listed = ", ".join(f"{c.type} {c.hash[:12]}" for c in cards) or "none"
+            raise NotFoundError(
+                f"task {task_pathspec} has no card {card_hash!r} (it has: {listed})"
+            )
+        return card, backend.read_card(card, max_bytes)
 
     # Watching
 

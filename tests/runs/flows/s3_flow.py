@@ -1,9 +1,11 @@
-"""A foreach whose second branch fails once (then @retry succeeds); FAIL_START=1 fails at once."""
+"""A foreach whose second branch fails once (then @retry succeeds), a card on the join
+(not on `end`: rendering it would delay the run's end past the Client's `finished_at`);
+FAIL_START=1 fails at once."""
 
 import os
 import sys
 
-from metaflow import FlowSpec, current, retry, step
+from metaflow import FlowSpec, card, current, retry, step
 
 
 class S3Flow(FlowSpec):
@@ -24,6 +26,7 @@ class S3Flow(FlowSpec):
         self.value = self.input**2
         self.next(self.join)
 
+    @card
     @step
     def join(self, inputs):
         self.total = sum(i.value for i in inputs)
