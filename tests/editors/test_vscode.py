@@ -5,27 +5,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-EXTENSION = ROOT / "editors" / "vscode"
+from .conftest import EXTENSION, npm
 
 pytestmark = pytest.mark.slow
-
-
-def npm() -> str:
-    """npm's path, or a failure that says how to get it."""
-    found = shutil.which("npm")
-    if found is None or shutil.which("node") is None:
-        pytest.fail("node and npm are needed for the VS Code extension's tests: install Node 20+")
-    if not (EXTENSION / "node_modules").is_dir():
-        pytest.fail("editors/vscode/node_modules is missing: run scripts/setup.sh (it runs npm ci)")
-    return found
 
 
 def test_the_extension_node_tests_pass() -> None:
