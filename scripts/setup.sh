@@ -33,3 +33,6 @@ if ! cmp -s editors/vscode/package-lock.json editors/vscode/node_modules/.instal
   (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error >/dev/null \
     && cp package-lock.json node_modules/.installed-lock.json)
 fi
+# code-server (VS Code OSS in a browser) for the extension's end-to-end test; builds its native
+# modules once (about a minute), then does nothing until its lock file changes.
+bash editors/vscode/e2e/install.sh

@@ -68,7 +68,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNode> {
     item.contextValue = `metaflow.${node.kind}`;
     if (node.kind === "more") {
       item.command = { command: "metaflow.runs.loadMore", title: "Load more runs", arguments: [node] };
-    } else if (node.route) {
+    } else if (node.route && node.kind !== "flow") {
+      // A flow opens (its runs) on click; its inline action shows its DAG.
       item.command = { command: "metaflow.runs.open", title: "Open in the Metaflow view", arguments: [node] };
     }
     return item;
