@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from metaflow_lsp.runs import RunStore, StoreChange
+from metaflow_lsp.runs import MetaflowConfig, RunStore, StoreChange
+from metaflow_lsp.runs.local import LocalBackend
 
 from .conftest import FLOWS, Workspace, make_workspace, metaflow_env
 
@@ -141,6 +142,45 @@ async def test_a_new_run_in_an_existing_datastore_appears_within_a_second(
         runs, _ = store.list_runs("FlakyFlow")
         assert [r.run_id for r in runs] == [run_id] + [r.run_id for r in before]
         assert runs[0].status == "running"  # nothing ran yet, but it was just written
+    finally:
+        stop.set()
+        await asyncio.wait_for(watching, timeout=10)
+        unsubscribe()
+
+
+async def test_only_runs_in_flight_are_watched_below_their_directory(
+    flaky: Workspace, tmp_path: Path
+) -> None:
+    shutil.copytree(flaky.path / ".metaflow", tmp_path / ".metaflow")
+    root = tmp_path / ".metaflow"
+    config = MetaflowConfig.resolve(tmp_path, metaflow_env(flaky.home))
+    store = RunStore(tmp_path, config, backends=[LocalBackend(config)])
+    plan = store.watch_plan()
+    assert {str(root), str(root / "FlakyFlow")} <= plan.flat
+    assert plan.deep == frozenset()  # every run has ended: one watch per directory saved
+    got: list[StoreChange] = []
+    unsubscribe = store.on_change(got.extend)
+    stop = asyncio.Event()
+    watching = asyncio.create_task(store.run_watcher(stop))
+    await asyncio.sleep(0.5)
+    try:
+        # A new run (into this copy): its directory appears flat, then it is watched deeply.
+        run_id = str(int(time.time() * 1e6))
+        run_dir = root / "FlakyFlow" / run_id
+        (run_dir / "_meta").mkdir(parents=True)
+        own = {"run_number": run_id, "flow_id": "FlakyFlow", "user_name": "tester", "tags": []}
+        own.update(system_tags=["user:tester"], ts_epoch=int(time.time() * 1000))
+        (run_dir / "_meta" / "_self.json").write_text(json.dumps(own))
+        await wait_for(lambda: any(c.run_id == run_id for c in got), 5, "the new run")
+        await wait_for(lambda: str(run_dir) in store.watch_plan().deep, 5, "a deep watch")
+        await asyncio.sleep(0.5)  # the watchers restart with the new plan
+        task_dir = run_dir / "start" / "1"
+        task_dir.mkdir(parents=True)
+        await asyncio.sleep(0.3)  # as Metaflow: the task's directory, then its files
+        (task_dir / "0.attempt.json").write_text(json.dumps({"time": time.time()}))
+        await wait_for(
+            lambda: any(c.run_id == run_id and c.task_id == "1" for c in got), 5, "its task"
+        )
     finally:
         stop.set()
         await asyncio.wait_for(watching, timeout=10)

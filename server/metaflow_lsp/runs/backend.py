@@ -21,6 +21,7 @@ from .model import (
     StepInfo,
     StoreChange,
     TaskInfo,
+    WatchPlan,
 )
 
 
@@ -97,12 +98,13 @@ class Backend(Protocol):
         """The bytes of a card that `cards` listed, up to `max_bytes` (+1 to tell it is more)."""
         ...
 
-    def watch_roots(self) -> list[str]:
-        """Existing local directories whose changes matter (empty for remote backends)."""
+    def watch_plan(self) -> WatchPlan:
+        """The local directories to watch, now (empty for remote backends); blocks on I/O."""
         ...
 
     def change_for_path(self, path: str) -> StoreChange | None:
-        """What a changed file under `watch_roots()` means, or None when it does not matter."""
+        """What a changed file under a watched directory means, or None when it does not
+        matter."""
         ...
 
     def invalidate(self, path: str | None = None) -> None:

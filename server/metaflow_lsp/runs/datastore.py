@@ -98,7 +98,7 @@ class DatastoreBackend:
         self.storage = storage
         self.metadata_in_datastore = metadata_in_datastore
         self.spin = spin
-        self._memo = Memo()
+        self._memo = Memo(max_entries=30_000)  # a 10,000-task run read in full: ~70,000 files
         self._tasks = TaskReader(storage, self._memo)
         self._finished_tasks: dict[tuple[str, str | None], TaskInfo] = {}
         self._light_runs: OrderedDict[tuple[str, str | None], tuple[StepInfo, ...]] = OrderedDict()
@@ -169,31 +169,55 @@ class DatastoreBackend:
         root = self.root()
         if root is None:
             return []
-        dirs = [n for n in names(self.storage.list(root), dirs=True) if n not in _NOT_FLOWS]
+        dirs = self.flow_dirs()
         if not self.metadata_in_datastore:
             return dirs
         return [n for n in dirs if self._exists(self._join(root, n, "_meta", "_self.json"))]
 
+    def flow_dirs(self) -> list[str]:
+        """The directories under the root that may hold a flow's runs (cheap: one listing)."""
+        root = self.root()
+        if root is None:
+            return []
+        return [n for n in names(self.storage.list(root), dirs=True) if n not in _NOT_FLOWS]
+
+    def live_run_ids(self, flow: str, newest: int = 20) -> list[str]:
+        """Runs whose files may still change: those of the newest `newest` that are running,
+        and run directories not registered yet (no `_meta/_self.json`: being created)."""
+        entries = self._entries(flow)
+        known = {e.run_id for e in entries}
+        out = [r for r in self._run_ids(flow) if r not in known]
+        for entry in entries[:newest]:
+            try:
+                if self._run_info(flow, entry).status == "running":
+                    out.append(entry.run_id)
+            except StorageUnavailableError:
+                raise  # nothing of this storage can be read: say so, not per file
+            except RunStoreError:
+                continue  # unreadable now; a later change to it is seen through its flow
+        return out
+
     def _run_ids(self, flow: str) -> list[str]:
         flow_dir = self._join(self._need_root(), flow)
-        dirs = [n for n in names(self.storage.list(flow_dir), dirs=True) if n not in NOT_RUNS]
-        if not self.metadata_in_datastore:
-            return dirs
-        return [n for n in dirs if self._exists(self._join(flow_dir, n, "_meta")) is not False]
+        # A run directory without `_meta` yet is one being created: `_entry` skips it.
+        return [n for n in names(self.storage.list(flow_dir), dirs=True) if n not in NOT_RUNS]
 
     def _entry(self, flow: str, run_id: str) -> RunEntry | None:
         run_dir = self._join(self._need_root(), flow, run_id)
         if not self.metadata_in_datastore:
             return self._entry_without_meta(run_dir, run_id)
         path = self._join(run_dir, "_meta", "_self.json")
-        exists = self._exists(path)
-        if exists is False:
-            return None  # being created: Metaflow writes `_meta` then `_self.json`
-        if exists is None:  # can't even look: report the run rather than hide it
+        try:
+            version = self.storage.version(path)
+        except StorageUnavailableError:
+            raise  # nothing of this storage can be read: say so, not per file
+        except RunStoreError:  # can't even look: report the run rather than hide it
             return self._read_entry(run_id, path)
-        return self._memo.get(
-            ("entry", path), self.storage.version(path), lambda: self._read_entry(run_id, path)
-        )
+        if version is None:
+            if self._exists(path) is None:  # can't even look: report the run, don't hide it
+                return self._read_entry(run_id, path)
+            return None  # being created: Metaflow writes `_meta` then `_self.json`
+        return self._memo.get(("entry", path), version, lambda: self._read_entry(run_id, path))
 
     def _read_entry(self, run_id: str, path: str) -> RunEntry:
         try:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from .config import MetaflowConfig
 from .datastore import NOT_RUNS, DatastoreBackend
-from .model import StoreChange
+from .model import StoreChange, WatchPlan
 from .status import QUIET_GRACE_S, ProcessTable
 from .storage import LocalStorage
 
@@ -74,10 +74,31 @@ class LocalBackend(DatastoreBackend):
 
     # Watching
 
-    def watch_roots(self) -> list[str]:
-        """The datastore and card directories that exist."""
-        roots = [r for r in (self.root(), self.card_root()) if r and os.path.isdir(r)]
-        return sorted(set(roots))
+    def watch_plan(self) -> WatchPlan:
+        """The datastore root, its flow directories and the card root's, flat: a new flow, a
+        new run or a run's first card appears there; the runs in flight and young run
+        directories, deep (their tasks' files change until they end)."""
+        flat: set[str] = set()
+        deep: set[str] = set()
+        root = self.root()
+        card_root = self.card_root()
+        cards = card_root if card_root and os.path.isdir(card_root) else None
+        if cards:
+            flat.add(cards)
+        if root is None:
+            return WatchPlan(frozenset(flat), frozenset())
+        flat.add(root)
+        for flow in self.flow_dirs():
+            flow_dir = os.path.join(root, flow)
+            flat.add(flow_dir)
+            card_flow = os.path.join(cards, flow) if cards else None
+            card_runs = os.path.join(card_flow, "runs") if card_flow else None
+            flat.update(d for d in (card_flow, card_runs) if d and os.path.isdir(d))
+            for run_id in self.live_run_ids(flow):
+                deep.add(os.path.join(flow_dir, run_id))
+                if card_runs and os.path.isdir(os.path.join(card_runs, run_id)):
+                    deep.add(os.path.join(card_runs, run_id))
+        return WatchPlan(frozenset(flat), frozenset(deep))
 
     def change_for_path(self, path: str) -> StoreChange | None:
         """What a file change under the roots means (blob writes and `latest_run` don't count)."""

@@ -260,6 +260,20 @@ class CardInfo:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class WatchPlan:
+    """The directories whose changes matter: `flat` ones watched without their subdirectories
+    (a datastore root, its flow directories: new flows and runs appear there), `deep` ones with
+    everything below (runs in flight). Watching a whole datastore would set up one watch per
+    directory, tens of thousands of them, for runs that will never change again."""
+
+    flat: frozenset[str] = frozenset()
+    deep: frozenset[str] = frozenset()
+
+    def __or__(self, other: WatchPlan) -> WatchPlan:
+        return WatchPlan(self.flat | other.flat, self.deep | other.deep)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class StoreChange:
     """Something changed in a datastore: a run, step or task (the finer fields may be None)."""
 

@@ -38,7 +38,7 @@ from typing import Any
 
 from .config import MetaflowConfig
 from .datastore import NOT_RUNS, DatastoreBackend, RunEntry
-from .model import RunInfo, RunStatus, RunStoreError, StoreChange
+from .model import RunInfo, RunStatus, RunStoreError, StoreChange, WatchPlan
 from .s3_storage import (
     CONNECT_TIMEOUT_S,
     MAX_ATTEMPTS,
@@ -147,9 +147,9 @@ class S3Backend(DatastoreBackend):
 
     # Changes: polled, not watched
 
-    def watch_roots(self) -> list[str]:
-        """None: S3 has no file events (see `poll`)."""
-        return []
+    def watch_plan(self) -> WatchPlan:
+        """Nothing: S3 has no file events (see `poll`)."""
+        return WatchPlan()
 
     def change_for_path(self, path: str) -> StoreChange | None:
         """None: no local file is this backend's."""

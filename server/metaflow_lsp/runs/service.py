@@ -57,6 +57,7 @@ from .model import (
     StepInfo,
     StoreChange,
     TaskInfo,
+    WatchPlan,
     utc_from_ms,
 )
 from .service_http import DEFAULT_TIMEOUT_S, ServiceClient, ServiceError
@@ -687,9 +688,9 @@ class ServiceBackend:
 
     # Changes: polled, not watched
 
-    def watch_roots(self) -> list[str]:
-        """None: a service has no files to watch (see `poll`)."""
-        return []
+    def watch_plan(self) -> WatchPlan:
+        """Nothing: a service has no files to watch (see `poll`)."""
+        return WatchPlan()
 
     def change_for_path(self, path: str) -> StoreChange | None:
         """None: no file under a watched root is the service's."""

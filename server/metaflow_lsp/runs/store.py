@@ -29,9 +29,11 @@ from .model import (
     NotFoundError,
     RunInfo,
     RunStatus,
+    RunStoreError,
     StepInfo,
     StoreChange,
     TaskInfo,
+    WatchPlan,
 )
 from .s3 import S3Backend
 from .service import DatastoreResolver, ServiceBackend
@@ -322,51 +324,116 @@ class RunStore:
     ) -> AsyncIterator[list[StoreChange]]:
         """Batches of changes in the datastores, caches already invalidated.
 
-        Before the first run there is no `.metaflow`: the flow's directory is watched
-        (not recursively) until one appears. When the set of roots changes, the watcher restarts
-        and reports every flow of the new roots, as files written meanwhile were not seen.
+        What is watched is the backends' `WatchPlan`: the datastore roots and flow directories
+        flat, the runs in flight deep. Before the first run there is no `.metaflow`: the flow's
+        directory is watched (flat) until one appears. The plan is made again when a new
+        directory appears in a flat one (a run starts), when something changes in a deep one
+        (a run may have ended) and every `REPLAN_S` seconds; when it differs the watchers
+        restart, and the runs (or flows, for new roots) they did not watch before are reported
+        as changed, since files written meanwhile were not seen.
         """
+        stop = stop_event or asyncio.Event()
+        plan = await asyncio.to_thread(self.watch_plan)
+        while not stop.is_set():
+            flat = sorted(plan.flat) or ([self.flow_dir] if os.path.isdir(self.flow_dir) else [])
+            if not flat:
+                await _wait(stop, poll_ms / 1000)
+                plan = await asyncio.to_thread(self.watch_plan)
+                continue
+            async for item in self._watch_plan_once(plan, flat, stop, debounce_ms, poll_ms):
+                if isinstance(item, WatchPlan):
+                    old, plan = plan, item
+                    fresh = await asyncio.to_thread(self._after_replan, old, plan)
+                    if fresh:
+                        yield fresh
+                    break
+                yield item
+
+    async def _watch_plan_once(
+        self,
+        plan: WatchPlan,
+        flat: list[str],
+        stop: asyncio.Event,
+        debounce_ms: int,
+        poll_ms: int,
+    ) -> AsyncIterator[list[StoreChange] | WatchPlan]:
+        """Changes under one plan, until `stop` or a different plan (yielded last)."""
         from watchfiles import awatch
 
-        stop = stop_event or asyncio.Event()
-        roots = self._watch_roots()
-        while not stop.is_set():
-            targets = roots or ([self.flow_dir] if os.path.isdir(self.flow_dir) else [])
-            if not targets:
-                await _wait(stop, poll_ms / 1000)
-                roots = self._watch_roots()
-                continue
+        local_stop = asyncio.Event()
+        queue: asyncio.Queue[set[tuple[Any, str]]] = asyncio.Queue()
+
+        async def pump(paths: list[str], recursive: bool) -> None:
             async for batch in awatch(
-                *targets,
+                *paths,
                 watch_filter=None,
-                recursive=bool(roots),
+                recursive=recursive,
                 debounce=debounce_ms,
                 step=50,
                 rust_timeout=poll_ms,
                 yield_on_timeout=True,
-                stop_event=stop,
+                stop_event=local_stop,
             ):
-                changes = self._changes(path for _, path in batch)
+                if batch:
+                    queue.put_nowait(batch)
+
+        async def relay_stop() -> None:
+            await stop.wait()
+            local_stop.set()
+
+        tasks = [asyncio.create_task(pump(flat, False)), asyncio.create_task(relay_stop())]
+        if plan.deep:
+            tasks.append(asyncio.create_task(pump(sorted(plan.deep), True)))
+        loop = asyncio.get_running_loop()
+        planned = loop.time()
+        try:
+            while not local_stop.is_set():
+                try:
+                    batch = await asyncio.wait_for(queue.get(), poll_ms / 1000)
+                except asyncio.TimeoutError:
+                    batch = set()
+                if any(t.done() and not t.cancelled() and t.exception() for t in tasks):
+                    failed = next(t for t in tasks if t.done() and t.exception())
+                    raise failed.exception()  # type: ignore[misc]
+                paths = [path for _, path in batch]
+                changes = self._changes(paths)
                 if changes:
                     yield changes
-                now = self._watch_roots()
-                if now != roots:
-                    roots = now
-                    for backend in self.backends:
-                        backend.invalidate()
-                    fresh = [
-                        StoreChange(b.name, flow, kind="flow")
-                        for b in self.backends
-                        for flow in b.flows()
-                    ]
-                    if fresh:
+                wait = _may_change(plan, flat, paths)
+                since = loop.time() - planned
+                if since >= REPLAN_S or (wait is not None and since >= wait):
+                    planned = loop.time()
+                    fresh = await asyncio.to_thread(self.watch_plan)
+                    if fresh != plan:
                         yield fresh
-                    break
+                        return
+        finally:
+            local_stop.set()
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _watch_roots(self) -> list[str]:
-        roots = sorted({r for b in self.backends for r in b.watch_roots()})
-        # Drop roots inside another root (the card root usually lies inside `.metaflow`).
-        return [r for r in roots if not any(r.startswith(o + os.sep) for o in roots if o != r)]
+    def watch_plan(self) -> WatchPlan:
+        """What the backends want watched now (blocks on I/O)."""
+        plan = WatchPlan()
+        for backend in self.backends:
+            try:
+                plan = plan | backend.watch_plan()
+            except RunStoreError as error:
+                log.info("cannot plan watching %s: %s", backend.describe(), error)
+        return plan
+
+    def _after_replan(self, old: WatchPlan, new: WatchPlan) -> list[StoreChange]:
+        """What the watchers may have missed while the plan changed: with new flat
+        directories (a datastore appeared), every flow; else the newly watched runs."""
+        if new.flat - old.flat:
+            for backend in self.backends:
+                backend.invalidate()
+            return [
+                StoreChange(b.name, flow, kind="flow") for b in self.backends for flow in b.flows()
+            ]
+        return self._changes(sorted(new.deep - old.deep))
 
     def _changes(self, paths: Any) -> list[StoreChange]:
         out: dict[tuple[Any, ...], StoreChange] = {}
@@ -403,6 +470,24 @@ def _local_datastores(
 
 def _created_key(task: TaskInfo) -> tuple[float, str]:
     return (task.created_at.timestamp() if task.created_at else 0.0, task.task_id)
+
+
+REPLAN_S = 10.0  # the watch plan is looked at again at least this often
+REPLAN_LIVE_S = 1.0  # and at most this often while only runs in flight change
+
+
+def _may_change(plan: WatchPlan, flat: list[str], paths: list[str]) -> float | None:
+    """How soon after the last plan changed `paths` call for a new one: at once for a new
+    entry in a flat directory (a flow, a run, a card directory), after `REPLAN_LIVE_S` for a
+    change in a run in flight (it may have ended); None when they don't."""
+    watched = set(flat)
+    soonest: float | None = None
+    for path in paths:
+        if os.path.dirname(path) in watched:
+            return 0.0
+        if soonest is None and any(path.startswith(d + os.sep) for d in plan.deep):
+            soonest = REPLAN_LIVE_S
+    return soonest
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
