@@ -117,7 +117,10 @@ async def test_run_streams_output_and_progress_and_ends_with_its_status(
 async def test_a_failing_run_marks_the_raising_line_and_resume_clears_it(
     cs: CommandSession, ws: RunsWorkspace
 ) -> None:
+    # Diagnostics are published for open documents: open it (unless a test before did).
     uri = cs.session.uri(FLOW_FILE)
+    if uri not in cs.session.versions:
+        cs.session.open(FLOW_FILE)
     started = await cs.execute(
         "metaflow.run", {"uri": uri, "parameters": {"value": -2}, "if_busy": "queue"}
     )
