@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from metaflow_lsp.runs import NotFoundError, RunStore, RunStoreError, TaskInfo
 
-from .conftest import Workspace
+from .conftest import Workspace, metaflow_env
 
 pytestmark = pytest.mark.slow
 
@@ -300,3 +303,30 @@ def test_light_steps_agree_with_full_steps(flaky: Workspace, label: str) -> None
 def test_light_steps_of_a_foreach_run(train: Workspace) -> None:
     store = train.store()
     assert _light_matches_full(store, f"TrainFlow/{train.runs['run']}") >= 4
+
+
+def test_runs_are_ordered_by_their_registration_even_when_an_id_misleads(
+    flaky: Workspace, tmp_path: Path
+) -> None:
+    """Runs are read lazily in id order (local run ids are creation times); a run whose
+    `_self.json` says otherwise (not written by Metaflow's runtime) sends the store back to
+    reading every run, and the order and pages stay right."""
+    shutil.copytree(flaky.path / ".metaflow", tmp_path / ".metaflow")
+    ids = [flaky.runs[k] for k in ("resumed", "retried", "failed")]
+    store = RunStore(tmp_path, environ=metaflow_env(flaky.home))
+    assert [r.run_id for r in store.list_runs("FlakyFlow")[0]] == ids
+    # Registered "an hour later" than its id says: it is now the newest run.
+    own_path = tmp_path / ".metaflow" / "FlakyFlow" / ids[2] / "_meta" / "_self.json"
+    own = json.loads(own_path.read_text())
+    own["ts_epoch"] += 3_600_000
+    own_path.write_text(json.dumps(own))
+    store = RunStore(tmp_path, environ=metaflow_env(flaky.home))
+    expected = [ids[2], ids[0], ids[1]]
+    assert [r.run_id for r in store.list_runs("FlakyFlow")[0]] == expected
+    paged, cursor = [], None
+    while True:
+        page, cursor = store.list_runs("FlakyFlow", limit=1, cursor=cursor)
+        paged.extend(r.run_id for r in page)
+        if cursor is None:
+            break
+    assert paged == expected

@@ -21,6 +21,8 @@ known from the datastore alone. Runs are ordered by their creation time, newest 
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
 from collections import OrderedDict
@@ -70,6 +72,20 @@ class RunEntry:
     errors: tuple[str, ...]
 
 
+_ID_SLACK_MS = 100.0  # a run id's time and its `_self.json` time: registered together (~1 ms)
+
+
+class _Unordered(Exception):
+    """A run whose id is not its creation time: the ids can't order the runs."""
+
+
+class _Desc(str):
+    """A run id that sorts in reverse (ties of creation time: the larger id first)."""
+
+    def __lt__(self, other: str) -> bool:
+        return str.__gt__(self, other)
+
+
 def created_ms_from_run_id(run_id: str) -> float | None:
     """A run's creation time from its id: local metadata's ids are epoch microseconds."""
     if run_id.isdigit() and 13 <= len(run_id) <= 19:
@@ -103,6 +119,7 @@ class DatastoreBackend:
         self._finished_tasks: dict[tuple[str, str | None], TaskInfo] = {}
         self._light_runs: OrderedDict[tuple[str, str | None], tuple[StepInfo, ...]] = OrderedDict()
         self._light_tasks = 0
+        self._unordered: dict[str, object] = {}  # flow -> its directory's version then
         self._light_lock = threading.Lock()
         self._processes = processes or ProcessTable()
         self.quiet_grace = quiet_grace
@@ -184,10 +201,12 @@ class DatastoreBackend:
     def live_run_ids(self, flow: str, newest: int = 20) -> list[str]:
         """Runs whose files may still change: those of the newest `newest` that are running,
         and run directories not registered yet (no `_meta/_self.json`: being created)."""
-        entries = self._entries(flow)
-        known = {e.run_id for e in entries}
-        out = [r for r in self._run_ids(flow) if r not in known]
-        for entry in entries[:newest]:
+        out = [
+            r
+            for r in self._run_ids(flow)
+            if self._exists(self._join(self._flow_dir(flow), r, "_meta", "_self.json")) is False
+        ]
+        for entry in self._entries(flow)[:newest]:
             try:
                 if self._run_info(flow, entry).status == "running":
                     out.append(entry.run_id)
@@ -288,11 +307,57 @@ class DatastoreBackend:
         entries.sort(key=lambda e: (e.created_ms, e.run_id), reverse=True)
         return entries, len(entries) == len(found)
 
-    def run_ids_newest_first(self, flow: str) -> list[str]:
-        """Run ids by creation, newest first, without reading any task (cheap)."""
+    def _entry_stream(
+        self, flow: str, after: tuple[float, str] | None = None
+    ) -> Iterator[RunEntry]:
+        """The flow's runs newest first (by `(created_ms, run_id)`, after `after`), reading
+        each run's `_meta/_self.json` only when it is reached: a first page of 10,000 runs
+        reads about a page of them. Local metadata's run ids are creation times (µs) within a
+        moment of `_self.json`'s `ts_epoch`, so runs are taken in id order and sorted within
+        `_ID_SLACK_MS`; `_Unordered` when a run met on the way breaks that (the caller starts
+        again: every run is then read). A run whose id is much older than its registration
+        and that is not met (Metaflow's runtime never writes one) keeps its id's place.
+        Without such ids (a datastore without `_meta`, other id schemes) every run is read."""
+        timed = [(created_ms_from_run_id(r), r) for r in self._run_ids(flow)]
+        if (
+            self.storage.kind != "local"
+            or not self.metadata_in_datastore
+            or any(t is None for t, _ in timed)
+            or self._unordered.get(flow) == self.storage.version(self._flow_dir(flow))
+        ):
+            for entry in self._entries(flow):
+                if after is None or (entry.created_ms, entry.run_id) < after:
+                    yield entry
+            return
+        ordered = sorted(((t, r) for t, r in timed if t is not None), reverse=True)
+        held: list[tuple[float, str, RunEntry]] = []  # a heap, newest first (negated keys)
+        for id_ms, run_id in ordered:
+            if after is not None and id_ms > after[0] + _ID_SLACK_MS:
+                continue  # well before the cursor's run in the order
+            while held and -held[0][0] > id_ms + _ID_SLACK_MS:
+                yield heapq.heappop(held)[2]  # no run still to come can be newer
+            found = self._entry(flow, run_id)
+            if found is None:
+                continue
+            if abs(found.created_ms - id_ms) > _ID_SLACK_MS:
+                self._unordered[flow] = self.storage.version(self._flow_dir(flow))
+                raise _Unordered(run_id)
+            if after is None or (found.created_ms, found.run_id) < after:
+                heapq.heappush(held, (-found.created_ms, _Desc(found.run_id), found))
+        while held:
+            yield heapq.heappop(held)[2]
+
+    def _flow_dir(self, flow: str) -> str:
+        return self._join(self._need_root(), flow)
+
+    def run_ids_newest_first(self, flow: str, limit: int) -> list[str]:
+        """The newest `limit` run ids by creation, without reading any task (cheap)."""
         if self.root() is None:
             return []
-        return [e.run_id for e in self._entries(flow)]
+        try:
+            return [e.run_id for e in itertools.islice(self._entry_stream(flow), limit)]
+        except _Unordered:  # now known: the stream reads every run
+            return [e.run_id for e in itertools.islice(self._entry_stream(flow), limit)]
 
     def step_task_ids(self, run_pathspec: str, step: str) -> list[str]:
         """The task ids of one step of a run, without reading the tasks (cheap)."""
@@ -314,29 +379,40 @@ class DatastoreBackend:
         if self.root() is None:
             return [], None
         after = decode_cursor(cursor)
-        entries = self._entries(flow)
-        if after is not None:
-            entries = [e for e in entries if (e.created_ms, e.run_id) < after]
-        positions = {id(e): i for i, e in enumerate(entries)}
-        candidates = [
-            e
-            for e in entries
-            if (user is None or e.user == user)
-            and (tag is None or tag in e.tags or tag in e.system_tags)
-        ]
+        try:
+            return self._page(flow, self._entry_stream(flow, after), user, tag, status, limit)
+        except _Unordered:  # now known: the stream reads every run
+            return self._page(flow, self._entry_stream(flow, after), user, tag, status, limit)
+
+    def _page(
+        self,
+        flow: str,
+        entries: Iterator[RunEntry],
+        user: str | None,
+        tag: str | None,
+        status: RunStatus | None,
+        limit: int,
+    ) -> tuple[list[RunInfo], str | None]:
         runs: list[RunInfo] = []
         batch_size = max(1, limit) if self.storage.remote else 1
-        for start in range(0, len(candidates), batch_size):
-            batch = candidates[start : start + batch_size]
-            infos = parallel_map(self.storage, lambda e: self._run_info(flow, e), batch)
-            for entry, info in zip(batch, infos, strict=True):
+        while True:
+            batch = list(itertools.islice(entries, batch_size))
+            if not batch:
+                return runs, None
+            wanted = [
+                e
+                for e in batch
+                if (user is None or e.user == user)
+                and (tag is None or tag in e.tags or tag in e.system_tags)
+            ]
+            infos = parallel_map(self.storage, lambda e: self._run_info(flow, e), wanted)
+            for entry, info in zip(wanted, infos, strict=True):
                 if status is not None and info.status != status:
                     continue
                 runs.append(info)
                 if len(runs) >= limit:
-                    more = positions[id(entry)] < len(entries) - 1
+                    more = batch[-1] is not entry or next(entries, None) is not None
                     return runs, (encode_cursor(entry.created_ms, entry.run_id) if more else None)
-        return runs, None
 
     def get_run(self, pathspec: str) -> RunInfo:
         """One run, NotFoundError when absent."""

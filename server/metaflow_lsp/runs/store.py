@@ -171,7 +171,7 @@ class RunStore:
         task_ids = getattr(backend, "step_task_ids", None)
         if backend is not None and run_ids is not None and task_ids is not None:
             # A datastore lists a step's tasks without reading the run's other tasks.
-            for run_id in run_ids(flow)[:max_runs]:
+            for run_id in run_ids(flow, max_runs):
                 ids = task_ids(f"{flow}/{run_id}", step)
                 if ids:
                     tasks = [backend.get_task(f"{flow}/{run_id}/{step}/{t}") for t in ids[-8:]]
