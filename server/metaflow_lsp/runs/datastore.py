@@ -206,7 +206,7 @@ class DatastoreBackend:
             for r in self._run_ids(flow)
             if self._exists(self._join(self._flow_dir(flow), r, "_meta", "_self.json")) is False
         ]
-        for entry in self._entries(flow)[:newest]:
+        for entry in self._newest_entries(flow, newest):
             try:
                 if self._run_info(flow, entry).status == "running":
                     out.append(entry.run_id)
@@ -350,14 +350,17 @@ class DatastoreBackend:
     def _flow_dir(self, flow: str) -> str:
         return self._join(self._need_root(), flow)
 
+    def _newest_entries(self, flow: str, limit: int) -> list[RunEntry]:
+        try:
+            return list(itertools.islice(self._entry_stream(flow), limit))
+        except _Unordered:  # now known: the stream reads every run
+            return list(itertools.islice(self._entry_stream(flow), limit))
+
     def run_ids_newest_first(self, flow: str, limit: int) -> list[str]:
         """The newest `limit` run ids by creation, without reading any task (cheap)."""
         if self.root() is None:
             return []
-        try:
-            return [e.run_id for e in itertools.islice(self._entry_stream(flow), limit)]
-        except _Unordered:  # now known: the stream reads every run
-            return [e.run_id for e in itertools.islice(self._entry_stream(flow), limit)]
+        return [e.run_id for e in self._newest_entries(flow, limit)]
 
     def step_task_ids(self, run_pathspec: str, step: str) -> list[str]:
         """The task ids of one step of a run, without reading the tasks (cheap)."""
