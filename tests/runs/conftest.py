@@ -132,3 +132,42 @@ def flaky_client(flaky: Workspace) -> dict[str, dict[str, Any]]:
 def train_client(train: Workspace) -> dict[str, dict[str, Any]]:
     """Metaflow's Client view of TrainFlow's runs, by run id."""
     return {run["id"]: run for run in train.client_view("TrainFlow")}
+
+
+def all_pages(store: RunStore, flow: str) -> list[str]:
+    """The run ids of every page of `flow`'s runs, a run a page, following the cursors."""
+    paged: list[str] = []
+    cursor = None
+    while True:
+        page, cursor = store.list_runs(flow, limit=1, cursor=cursor)
+        paged.extend(r.run_id for r in page)
+        if cursor is None:
+            return paged
+
+
+def assert_light_matches_full(source: Any, pathspec: str, within: float) -> int:
+    """`steps(light=True)` of a store or backend says what `steps()` says about status and
+    attempts, and its file times are within `within` seconds of the times in the files;
+    returns how many tasks were compared."""
+    full = {s.step: s for s in source.steps(pathspec)}
+    light = {s.step: s for s in source.steps(pathspec, light=True)}
+    assert list(light) == list(full)
+    checked = 0
+    for name, step in full.items():
+        assert light[name].status == step.status, (pathspec, name)
+        tasks = {t.task_id: t for t in step.tasks}
+        assert sorted(t.task_id for t in light[name].tasks) == sorted(tasks)
+        for task in light[name].tasks:
+            want = tasks[task.task_id]
+            assert (task.status, task.attempt) == (want.status, want.attempt), task.pathspec
+            assert [a.ok for a in task.attempts] == [a.ok for a in want.attempts]
+            for ours, theirs in (
+                (task.created_at, want.created_at),
+                (task.started_at, want.started_at),
+                (task.ended_at, want.ended_at),
+            ):
+                if theirs is not None and not want.cloned:
+                    assert ours is not None, task.pathspec
+                    assert abs((ours - theirs).total_seconds()) < within, task.pathspec
+            checked += 1
+    return checked

@@ -13,7 +13,7 @@ import pytest
 
 from metaflow_lsp.runs import NotFoundError, RunStore, RunStoreError, TaskInfo
 
-from .conftest import Workspace, metaflow_env
+from .conftest import Workspace, all_pages, assert_light_matches_full, metaflow_env
 
 pytestmark = pytest.mark.slow
 
@@ -152,13 +152,7 @@ def test_filters_and_pages(flaky: Workspace) -> None:
     assert len(store.list_runs("FlakyFlow", user="tester")[0]) == 3
     assert store.list_runs("FlakyFlow", user="someone-else")[0] == []
     assert [r.run_id for r in store.list_runs("FlakyFlow", status="failed")[0]] == [ids[2]]
-    paged, cursor = [], None
-    while True:
-        page, cursor = store.list_runs("FlakyFlow", limit=1, cursor=cursor)
-        paged.extend(r.run_id for r in page)
-        if cursor is None:
-            break
-    assert paged == ids
+    assert all_pages(store, "FlakyFlow") == ids
     with pytest.raises(RunStoreError, match="invalid cursor"):
         store.list_runs("FlakyFlow", cursor="garbage")
     assert store.list_runs("NoSuchFlow") == ([], None)
@@ -261,38 +255,10 @@ def test_reading_everything_writes_nothing(train: Workspace) -> None:
     assert snapshot() == before
 
 
-def _light_matches_full(store: RunStore, pathspec: str) -> int:
-    """`steps(light=True)` says what `steps()` says about status, attempts and times."""
-    full = {s.step: s for s in store.steps(pathspec)}
-    light = {s.step: s for s in store.steps(pathspec, light=True)}
-    assert list(light) == list(full)
-    checked = 0
-    for name, step in full.items():
-        assert light[name].status == step.status, (pathspec, name)
-        tasks = {t.task_id: t for t in step.tasks}
-        assert sorted(t.task_id for t in light[name].tasks) == sorted(tasks)
-        for task in light[name].tasks:
-            expected = tasks[task.task_id]
-            assert task.status == expected.status, task.pathspec
-            assert task.attempt == expected.attempt, task.pathspec
-            assert [a.ok for a in task.attempts] == [a.ok for a in expected.attempts]
-            # File times against the times recorded in the files: the same moments.
-            for ours, theirs in (
-                (task.created_at, expected.created_at),
-                (task.started_at, expected.started_at),
-                (task.ended_at, expected.ended_at),
-            ):
-                if theirs is not None and not expected.cloned:
-                    assert ours is not None, task.pathspec
-                    assert abs((ours - theirs).total_seconds()) < 1.0, task.pathspec
-            checked += 1
-    return checked
-
-
 @pytest.mark.parametrize("label", ["failed", "retried", "resumed"])
 def test_light_steps_agree_with_full_steps(flaky: Workspace, label: str) -> None:
     store = flaky.store()
-    assert _light_matches_full(store, f"FlakyFlow/{flaky.runs[label]}") > 0
+    assert assert_light_matches_full(store, f"FlakyFlow/{flaky.runs[label]}", 1.0) > 0
     # A run that succeeded is read once: later answers are the kept one (the same objects).
     first = store.steps(f"FlakyFlow/{flaky.runs[label]}", light=True)
     again = store.steps(f"FlakyFlow/{flaky.runs[label]}", light=True)
@@ -302,7 +268,7 @@ def test_light_steps_agree_with_full_steps(flaky: Workspace, label: str) -> None
 
 def test_light_steps_of_a_foreach_run(train: Workspace) -> None:
     store = train.store()
-    assert _light_matches_full(store, f"TrainFlow/{train.runs['run']}") >= 4
+    assert assert_light_matches_full(store, f"TrainFlow/{train.runs['run']}", 1.0) >= 4
 
 
 def test_runs_are_ordered_by_their_registration_even_when_an_id_misleads(
@@ -323,10 +289,4 @@ def test_runs_are_ordered_by_their_registration_even_when_an_id_misleads(
     store = RunStore(tmp_path, environ=metaflow_env(flaky.home))
     expected = [ids[2], ids[0], ids[1]]
     assert [r.run_id for r in store.list_runs("FlakyFlow")[0]] == expected
-    paged, cursor = [], None
-    while True:
-        page, cursor = store.list_runs("FlakyFlow", limit=1, cursor=cursor)
-        paged.extend(r.run_id for r in page)
-        if cursor is None:
-            break
-    assert paged == expected
+    assert all_pages(store, "FlakyFlow") == expected
