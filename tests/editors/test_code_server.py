@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -105,8 +106,12 @@ def code_server(
     root = tmp_path_factory.mktemp("code-server")
     user, extensions = root / "user", root / "extensions"
     (user / "User").mkdir(parents=True)
+    bin_dir = Path(sys.executable).parent
     env = {
         **editor_ws.env,
+        # As a terminal with the venv activated: the settings below name the server and Python,
+        # but code-server may start a window's extension host before it has read them.
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "XDG_CONFIG_HOME": str(root / "config"),
         "XDG_DATA_HOME": str(root / "data"),
     }
@@ -120,12 +125,6 @@ def code_server(
         stdin=subprocess.DEVNULL,
     )
     assert install.returncode == 0, install.stdout + install.stderr
-    venv_bin = Path(os.environ.get("VIRTUAL_ENV", "")) / "bin"
-    bin_dir = (
-        venv_bin
-        if (venv_bin / "metaflow-lsp").exists()
-        else Path(__import__("sys").executable).parent
-    )
     settings = {
         "metaflow.server.command": str(bin_dir / "metaflow-lsp"),
         "metaflow.python": str(bin_dir / "python"),
@@ -194,6 +193,10 @@ def test_the_dag_lens_opens_the_view_in_a_webview(
         view.locator(f"tr.run[data-run='{run_id}']").wait_for(timeout=30_000)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "vscode-code-server-dag.png"))
+    except BaseException:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "vscode-code-server-failed.png"))
+        raise
     finally:
         page.close()
 
@@ -214,32 +217,51 @@ def test_the_key_runs_the_flow_and_the_runs_panel_lists_it(
         page.locator(".codelens-decoration a", has_text="DAG").first.wait_for(timeout=90_000)
         page.click(".monaco-editor .view-lines")
         page.keyboard.press("Control+Alt+R")
-        # The run's output streams into the "Metaflow" Output channel ...
+        # A notification when the run ends ...
         toast = page.locator(".notification-toast", has_text="succeeded")
         toast.wait_for(timeout=120_000)
         (new_run,) = {p.name for p in runs_dir.iterdir() if p.name.isdigit()} - before
         assert f"WebFlow/{new_run} succeeded" in toast.inner_text()
+        # ... its output in the "Metaflow" Output channel ...
         output = page.locator(".part.panel").inner_text().replace("\xa0", " ")
         assert f"run-1 succeeded: WebFlow/{new_run} succeeded" in output, output[-2000:]
         assert "Task finished successfully." in output
         page.screenshot(path=str(ARTIFACTS / "vscode-code-server-run.png"))
+        # ... one notification: the server's own copy of the message is dropped ...
+        time.sleep(1)
+        assert page.locator(".notification-toast", has_text=f"WebFlow/{new_run}").count() == 1
         # ... and "Show in view" opens the new run in the webview.
         toast.locator("a.monaco-button", has_text="Show in view").click()
         view = webview_frame(page)
         view.locator(".run-header[data-status=succeeded]").wait_for(timeout=60_000)
         assert new_run in view.locator(".run-header").inner_text()
+        # ctrl+alt+s spins the step under the cursor (found by the server's metaflow.stepAt).
+        source = (editor_ws.path / "web_flow.py").read_text().splitlines()
+        line = source.index('        print("scores", self.scores)') + 1
+        page.click(".monaco-editor .view-lines")
+        page.keyboard.press("Control+G")
+        page.keyboard.type(f"{line}:10")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Control+Alt+S")
+        spun = page.locator(".notification-toast", has_text="spun from")
+        spun.wait_for(timeout=90_000)
+        assert "succeeded" in spun.inner_text() and "/end/" in spun.inner_text(), spun.inner_text()
         # The runs side panel lists the flow and, newest first, its runs.
         page.click(".activitybar [aria-label='Metaflow']")
-        page.locator(".monaco-list-row", has_text="WebFlow").first.click()
         rows = page.locator(".part.sidebar .monaco-list-row")
-        page.locator(".monaco-list-row", has_text=new_run).wait_for(timeout=30_000)
+        rows.filter(has_text="WebFlow").first.click()
+        rows.filter(has_text=new_run).wait_for(timeout=30_000)
         texts = rows.all_inner_texts()
         assert [i for i, t in enumerate(texts) if new_run in t] < [
             i for i, t in enumerate(texts) if run_id in t
         ], texts
         # A run opens in the view.
-        page.locator(".monaco-list-row", has_text=run_id).click()
+        rows.filter(has_text=run_id).click()
         view.locator(f".run-header:has-text('{run_id}')").wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "vscode-code-server-runs.png"))
+    except BaseException:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "vscode-code-server-failed.png"))
+        raise
     finally:
         page.close()

@@ -275,6 +275,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("metaflow.runs.loadMore", (node: TreeNode) => tree.loadMore(node)),
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (!event.affectsConfiguration("metaflow")) return;
+      // Not running (it did not start): nothing to lose, start it with the new settings.
+      if (!client?.isRunning()) return restart();
       const choice = await vscode.window.showInformationMessage(
         "Restart the Metaflow language server to apply the new settings? Runs started from the editor will stop.",
         "Restart",
