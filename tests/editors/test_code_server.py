@@ -109,9 +109,6 @@ def code_server(
     bin_dir = Path(sys.executable).parent
     env = {
         **editor_ws.env,
-        # As a terminal with the venv activated: the settings below name the server and Python,
-        # but code-server may start a window's extension host before it has read them.
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "XDG_CONFIG_HOME": str(root / "config"),
         "XDG_DATA_HOME": str(root / "data"),
     }
@@ -171,43 +168,14 @@ def webview_frame(page: Any) -> Any:
     return page.frame_locator("iframe.webview").frame_locator("iframe")
 
 
-def test_the_dag_lens_opens_the_view_in_a_webview(
+@pytest.fixture(scope="module")
+def workbench(
     browser_context: Any, code_server: CodeServer, editor_ws: WebWorkspace
-) -> None:
+) -> Iterator[Any]:
+    """One VS Code window for the module, with web_flow.py open and the server's lenses shown.
+    (A second window opened right after the first may start its extension host before it has
+    read the user settings: one window, as a user has.)"""
     page = browser_context.new_page()
-    try:
-        run_id = editor_ws.runs["ok"].split("/")[1]
-        page.goto(f"{code_server.url}/?folder={editor_ws.path}")
-        page.wait_for_selector(".monaco-workbench", timeout=60_000)
-        page.click(
-            ".explorer-folders-view .monaco-list-row:has-text('web_flow.py')", timeout=30_000
-        )
-        # The lenses are the real server's: the flow's last run, and the DAG action.
-        dag = page.locator(".codelens-decoration a", has_text="DAG").first
-        dag.wait_for(timeout=90_000)
-        assert f"run {run_id}" in page.locator(".codelens-decoration").first.inner_text()
-        dag.click()
-        view = webview_frame(page)
-        view.locator(".dag-box[data-rendered=dag]").wait_for(timeout=60_000)
-        assert view.locator("g.node[data-step=train]").count() == 1
-        view.locator(f"tr.run[data-run='{run_id}']").wait_for(timeout=30_000)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "vscode-code-server-dag.png"))
-    except BaseException:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "vscode-code-server-failed.png"))
-        raise
-    finally:
-        page.close()
-
-
-def test_the_key_runs_the_flow_and_the_runs_panel_lists_it(
-    browser_context: Any, code_server: CodeServer, editor_ws: WebWorkspace
-) -> None:
-    page = browser_context.new_page()
-    runs_dir = editor_ws.path / ".metaflow" / "WebFlow"
-    before = {p.name for p in runs_dir.iterdir() if p.name.isdigit()}
-    run_id = editor_ws.runs["ok"].split("/")[1]
     try:
         page.goto(f"{code_server.url}/?folder={editor_ws.path}")
         page.wait_for_selector(".monaco-workbench", timeout=60_000)
@@ -215,6 +183,46 @@ def test_the_key_runs_the_flow_and_the_runs_panel_lists_it(
             ".explorer-folders-view .monaco-list-row:has-text('web_flow.py')", timeout=30_000
         )
         page.locator(".codelens-decoration a", has_text="DAG").first.wait_for(timeout=90_000)
+    except BaseException:
+        failed(page)
+        page.close()
+        raise
+    yield page
+    page.close()
+
+
+def failed(page: Any) -> None:
+    """A screenshot of the window as it was when a test failed."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "vscode-code-server-failed.png"))
+
+
+def test_the_dag_lens_opens_the_view_in_a_webview(workbench: Any, editor_ws: WebWorkspace) -> None:
+    page = workbench
+    try:
+        run_id = editor_ws.runs["ok"].split("/")[1]
+        # The lenses are the real server's: the flow's last run, and the DAG action.
+        assert f"run {run_id}" in page.locator(".codelens-decoration").first.inner_text()
+        page.locator(".codelens-decoration a", has_text="DAG").first.click()
+        view = webview_frame(page)
+        view.locator(".dag-box[data-rendered=dag]").wait_for(timeout=60_000)
+        assert view.locator("g.node[data-step=train]").count() == 1
+        view.locator(f"tr.run[data-run='{run_id}']").wait_for(timeout=30_000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "vscode-code-server-dag.png"))
+    except BaseException:
+        failed(page)
+        raise
+
+
+def test_the_key_runs_the_flow_and_the_runs_panel_lists_it(
+    workbench: Any, editor_ws: WebWorkspace
+) -> None:
+    page = workbench
+    runs_dir = editor_ws.path / ".metaflow" / "WebFlow"
+    before = {p.name for p in runs_dir.iterdir() if p.name.isdigit()}
+    run_id = editor_ws.runs["ok"].split("/")[1]
+    try:
         page.click(".monaco-editor .view-lines")
         page.keyboard.press("Control+Alt+R")
         # A notification when the run ends ...
@@ -260,8 +268,5 @@ def test_the_key_runs_the_flow_and_the_runs_panel_lists_it(
         view.locator(f".run-header:has-text('{run_id}')").wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "vscode-code-server-runs.png"))
     except BaseException:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "vscode-code-server-failed.png"))
+        failed(page)
         raise
-    finally:
-        page.close()
