@@ -10,7 +10,7 @@ On a datastore made by `gen_runs.py`, starts `metaflow-lsp serve` with a real LS
     and timings) and as objects (every task's metadata);
 and reads the server's RSS from /proc after all 1,000 runs were listed.
 
-    .venv/bin/python benchmarks/bench_server_runs.py DIR
+    .venv/bin/python benchmarks/bench_server_runs.py DIR [--settle SECONDS]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def measure(directory: Path, repeats: int) -> dict[str, object]:
+async def measure(directory: Path, repeats: int, settle: float) -> dict[str, object]:
     flow_file = directory / "bench_flow.py"
     text = flow_file.read_text()
     uri = flow_file.as_uri()
@@ -80,6 +80,9 @@ async def measure(directory: Path, repeats: int) -> dict[str, object]:
             times.append(time.perf_counter() - t0)
         out["hover"] = times
         rss_before = _rss_mb(pid)
+        # Opening the file started the lenses' run summary (the 10,000-task run read once);
+        # `--settle` waits for the server to be idle before the run list is asked.
+        await asyncio.sleep(settle)
         t0 = time.perf_counter()
         page = await client.protocol.send_request_async(
             "metaflow/runs", {"flow": "BenchFlow", "limit": 50, "uri": uri}
@@ -126,8 +129,11 @@ def main() -> None:
     )
     parser.add_argument("directory", type=Path)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument(
+        "--settle", type=float, default=0.0, help="seconds to wait after the hovers (default 0)"
+    )
     args = parser.parse_args()
-    r = asyncio.run(measure(args.directory.resolve(), args.repeats))
+    r = asyncio.run(measure(args.directory.resolve(), args.repeats, args.settle))
     hover = r["hover"]
     assert isinstance(hover, list)
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; {r['runs']} runs; ms.\n")
@@ -137,7 +143,9 @@ def main() -> None:
     print(
         f"| hover on `self.best`, warm p50 / p95 | {_ms(hover, 0.5):.1f} / {_ms(hover, 0.95):.1f} | p95 ≤ 100 |"
     )
-    print(f"| `metaflow/runs` first page of 50 (of {r['runs']}) | {r['page_ms']:.0f} | ≤ 100 |")
+    print(
+        f"| `metaflow/runs` first page of 50 (of {r['runs']}), {args.settle:g} s after the hovers | {r['page_ms']:.0f} | ≤ 100 |"
+    )
     print(f"| `metaflow/runs` every other page (100 a page) | {r['all_pages_ms']:.0f} | |")
     print(
         f"| `metaflow/run` with {r['tasks']} tasks as timeline rows, cold / warm | {r['run_rows_ms']:.0f} / {r['run_rows_warm_ms']:.0f} | ≤ 1,000 |"

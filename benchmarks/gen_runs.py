@@ -10,6 +10,7 @@ as they are content-addressed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -100,8 +101,20 @@ def clone_runs(directory: Path, base_run: str, count: int) -> list[str]:
             continue
         shutil.copytree(flow_dir / base_run, target)
         _rewrite_tree(target, [(base_run, new_id), (base_run[:13], new_id[:13])])
+        register_as_of(target, base_run)
         ids.append(new_id)
     return ids
+
+
+def register_as_of(run_dir: Path, base_run: str) -> None:
+    """Give a copied run the registration time Metaflow would have written: `_self.json`'s
+    `ts_epoch` as far from its id's time as the real run's is from its own."""
+    own_path = run_dir / "_meta" / "_self.json"
+    own = json.loads(own_path.read_text())
+    base = json.loads((run_dir.parent / base_run / "_meta" / "_self.json").read_text())
+    lag_ms = int(base["ts_epoch"]) - int(base_run) // 1000
+    own["ts_epoch"] = int(run_dir.name) // 1000 + lag_ms
+    own_path.write_text(json.dumps(own))
 
 
 def widen_foreach(directory: Path, run: str, step: str, tasks: int) -> None:
