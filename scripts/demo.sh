@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (the local datastore): check the example flows and print
-# their graphs, make a real run of one, show its run history and an artifact preview, then serve
-# the web view of that run (kept open on a terminal; otherwise fetched once and stopped).
+# their graphs, make a real run of one, show its run history and an artifact preview, drive the
+# language server as an editor would, build the VS Code extension, then serve the web view of
+# that run (kept open on a terminal; otherwise fetched once and stopped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -41,6 +42,14 @@ metaflow-lsp show "$task" --dir examples --value losses --value best_lr --tail 0
 echo
 echo "== as an editor would: the language server runs examples/train_flow.py (▶ Run flow), then spins its report step (⟳ Spin)"
 python scripts/editor_demo.py --dir examples
+
+echo
+echo "== the editor setup: the VS Code / Cursor extension (docs/editors.md)"
+(cd editors/vscode && npm run --silent package >/dev/null)
+echo "built editors/vscode/metaflow-lsp.vsix: install it with"
+echo "  code --install-extension $PWD/editors/vscode/metaflow-lsp.vsix   (or: cursor --install-extension …)"
+echo "and set \"metaflow.server.command\": \"$PWD/.venv/bin/metaflow-lsp\" (or put it on PATH);"
+echo "any other LSP client: run \`metaflow-lsp serve\` (stdio) for Python files — docs/protocol.md"
 
 echo
 echo "== the web view of $run (DAG, timeline, tasks): metaflow-lsp view $run --dir examples"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Install everything metaflow-lsp needs into ./.venv (idempotent). Debian 12 / Python 3.11, as root.
+# `--tests` adds what only the tests use (code-server for the VS Code extension's end-to-end test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,8 @@ if ! cmp -s editors/vscode/package-lock.json editors/vscode/node_modules/.instal
   (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error >/dev/null \
     && cp package-lock.json node_modules/.installed-lock.json)
 fi
-# code-server (VS Code OSS in a browser) for the extension's end-to-end test; builds its native
-# modules once (about a minute), then does nothing until its lock file changes.
-bash editors/vscode/e2e/install.sh
+# code-server (VS Code OSS in a browser) for the extension's end-to-end test (`--tests` only);
+# builds its native modules once (about a minute), then does nothing until its lock file changes.
+if [ "${1:-}" = "--tests" ]; then
+  bash editors/vscode/e2e/install.sh
+fi

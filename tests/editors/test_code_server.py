@@ -101,7 +101,7 @@ def code_server(
     checkout's metaflow-lsp and Python."""
     if not CODE_SERVER.exists():
         pytest.fail(
-            f"{CODE_SERVER} is missing: run scripts/setup.sh (editors/vscode/e2e/install.sh)"
+            f"{CODE_SERVER} is missing: run scripts/setup.sh --tests (editors/vscode/e2e/install.sh)"
         )
     root = tmp_path_factory.mktemp("code-server")
     user, extensions = root / "user", root / "extensions"
