@@ -75,6 +75,15 @@ async def test_run_has_steps_and_tasks_with_timings(session: Session, ws: RunsWo
     assert all(t["started_at"] and t["finished_at"] and t["duration_s"] > 0 for t in each)
     assert "metadata" not in each[0]
 
+    # `max_tasks`: each step's first tasks with all their fields, the others counted.
+    capped = await request(
+        session, "metaflow/run", {"pathspec": f"RunsFlow/{failed}", "max_tasks": 2}
+    )
+    capped_steps = {s["step"]: s for s in capped["steps"]}
+    assert capped_steps["each"]["task_count"] == 3
+    assert capped_steps["each"]["tasks"] == each[:2]
+    assert [s["status"] for s in capped["steps"]] == [s["status"] for s in result["steps"]]
+
 
 async def test_task_has_metadata_artifacts_with_previews_and_log_tails(
     session: Session, ws: RunsWorkspace

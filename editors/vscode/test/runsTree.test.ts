@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { RunsModel, formatAge, formatDuration, type TreeNode } from "../src/runsTree";
+import { MAX_TASKS, RunsModel, formatAge, formatDuration, taskNodes, type TreeNode } from "../src/runsTree";
 import { FLOWS, metaflowRun, startServer, workspace, type Server } from "./lsp";
 
 describe("the runs tree, on the real server's answers", () => {
@@ -13,6 +13,7 @@ describe("the runs tree, on the real server's answers", () => {
   let newer: string;
   let model: RunsModel;
   const requests: string[] = [];
+  const runParams: Record<string, unknown>[] = [];
 
   before(async () => {
     const ws = workspace("mflsp-tree", {
@@ -27,6 +28,7 @@ describe("the runs tree, on the real server's answers", () => {
     model = new RunsModel(
       (method, params) => {
         requests.push(method);
+        if (method === "metaflow/run") runParams.push(params as Record<string, unknown>);
         return server.request(method, params);
       },
       Date.now,
@@ -94,8 +96,9 @@ describe("the runs tree, on the real server's answers", () => {
         ["[1] task N", "succeeded", true],
       ],
     );
-    // The run was read once for its steps and its tasks.
+    // The run was read once for its steps and its tasks, only the tasks the tree shows.
     assert.equal(requests.filter((m) => m === "metaflow/run").length, 1);
+    assert.equal(runParams[0].max_tasks, MAX_TASKS);
   });
 
   test("a failed request is a note that says why, not an empty tree", async () => {
@@ -113,6 +116,23 @@ describe("the runs tree, on the real server's answers", () => {
     await model.children(flow);
     assert.deepEqual(requests.slice(before), ["metaflow/flows", "metaflow/runs"]);
   });
+});
+
+test("a step with more tasks than the tree shows ends with a note counting the others", () => {
+  const shown = Array.from({ length: MAX_TASKS }, (_, i) => ({
+    task_id: String(i + 2),
+    pathspec: `F/1/s/${i + 2}`,
+    status: "succeeded",
+    foreach_index: i,
+    attempts: [],
+    duration_s: 1,
+  }));
+  const step = { step: "s", pathspec: "F/1/s", status: "succeeded", task_count: MAX_TASKS + 150, tasks: shown };
+  const nodes = taskNodes(step as unknown as Parameters<typeof taskNodes>[0], "F");
+  assert.equal(nodes.length, MAX_TASKS + 1);
+  assert.equal(nodes[0].label, "[0] task 2");
+  assert.equal(nodes[MAX_TASKS].label, "150 more tasks: open the step in the view");
+  assert.equal(nodes[MAX_TASKS].route, "#/F/1/s");
 });
 
 test("durations and ages read like the lenses", () => {
