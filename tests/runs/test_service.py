@@ -343,4 +343,6 @@ def test_poll_sees_a_run_appear_run_and_go_stale_when_killed(
 
     seen.clear()
     wait_until(lambda: any(c.run_id == change.run_id for c in poll(pathspec)), 10, "the kill")
-    assert store.get_run(pathspec).status == "stale"  # no heartbeats, no process, quiet
+    # No heartbeats, no process, quiet: stale once the process table (re-read every second)
+    # no longer lists the killed processes.
+    wait_until(lambda: store.get_run(pathspec).status == "stale", 10, "the run to read stale")
