@@ -191,6 +191,13 @@ def workbench(
     page.close()
 
 
+def focus_editor(page: Any) -> None:
+    """Click into the flow's text near its top left: the middle of a long, narrow editor can
+    lie under its scrollbar (a click there does not reach the text)."""
+    editor = page.locator(".editor-group-container .monaco-editor .view-lines").first
+    editor.click(position={"x": 30, "y": 10})
+
+
 def failed(page: Any) -> None:
     """A screenshot of the window as it was when a test failed."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -223,7 +230,7 @@ def test_the_key_runs_the_flow_and_the_runs_panel_lists_it(
     before = {p.name for p in runs_dir.iterdir() if p.name.isdigit()}
     run_id = editor_ws.runs["ok"].split("/")[1]
     try:
-        page.click(".monaco-editor .view-lines")
+        focus_editor(page)
         page.keyboard.press("Control+Alt+R")
         # A notification when the run ends ...
         toast = page.locator(".notification-toast", has_text="succeeded")
@@ -246,7 +253,7 @@ def test_the_key_runs_the_flow_and_the_runs_panel_lists_it(
         # ctrl+alt+s spins the step under the cursor (found by the server's metaflow.stepAt).
         source = (editor_ws.path / "web_flow.py").read_text().splitlines()
         line = source.index('        print("scores", self.scores)') + 1
-        page.click(".monaco-editor .view-lines")
+        focus_editor(page)
         page.keyboard.press("Control+G")
         page.keyboard.type(f"{line}:10")
         page.keyboard.press("Enter")
