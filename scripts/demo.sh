@@ -44,12 +44,13 @@ echo "== as an editor would: the language server runs examples/train_flow.py (�
 python scripts/editor_demo.py --dir examples
 
 echo
-echo "== the editor setup: the VS Code / Cursor extension (docs/editors.md)"
+echo "== the editor setup: VS Code / Cursor and Neovim (docs/editors.md)"
 (cd editors/vscode && npm run --silent package >/dev/null)
 echo "built editors/vscode/metaflow-lsp.vsix: install it with"
 echo "  code --install-extension $PWD/editors/vscode/metaflow-lsp.vsix   (or: cursor --install-extension …)"
 echo "and set \"metaflow.server.command\": \"$PWD/.venv/bin/metaflow-lsp\" (or put it on PATH);"
-echo "any other LSP client: run \`metaflow-lsp serve\` (stdio) for Python files — docs/protocol.md"
+echo "Neovim >= 0.11: add $PWD/editors/neovim to 'runtimepath', then require(\"metaflow_lsp\").setup({cmd = {\"$PWD/.venv/bin/metaflow-lsp\", \"serve\"}})"
+echo "any other LSP client: run \`metaflow-lsp serve\` (stdio) for Python files — docs/editors.md, docs/protocol.md"
 
 echo
 echo "== the web view of $run (DAG, timeline, tasks): metaflow-lsp view $run --dir examples"
