@@ -17,6 +17,7 @@ import pytest
 
 from metaflow_lsp.runs import MetaflowConfig, RunStore, StoreChange
 from metaflow_lsp.runs.local import LocalBackend
+from metaflow_lsp.runs.model import WatchPlan
 
 from .conftest import FLOWS, Workspace, make_workspace, metaflow_env
 
@@ -185,3 +186,18 @@ async def test_only_runs_in_flight_are_watched_below_their_directory(
         stop.set()
         await asyncio.wait_for(watching, timeout=10)
         unsubscribe()
+
+
+async def test_a_run_directory_gone_before_its_watch_starts_makes_a_new_plan(
+    flaky: Workspace, tmp_path: Path
+) -> None:
+    shutil.copytree(flaky.path / ".metaflow", tmp_path / ".metaflow")
+    store = RunStore(tmp_path, environ=metaflow_env(flaky.home))
+    plan = store.watch_plan()
+    # A run deleted between the plan and the watch: watchfiles refuses a missing path.
+    gone = WatchPlan(plan.flat, frozenset({str(tmp_path / ".metaflow" / "FlakyFlow" / "1")}))
+    stop = asyncio.Event()
+    items = store._watch_plan_once(gone, sorted(gone.flat), stop, 100, 200)
+    fresh = await asyncio.wait_for(anext(items), timeout=10)
+    assert fresh == plan  # planned again (without the missing run), not a dead watcher
+    await items.aclose()

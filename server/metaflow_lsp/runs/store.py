@@ -392,9 +392,14 @@ class RunStore:
                     batch = await asyncio.wait_for(queue.get(), poll_ms / 1000)
                 except asyncio.TimeoutError:
                     batch = set()
-                if any(t.done() and not t.cancelled() and t.exception() for t in tasks):
-                    failed = next(t for t in tasks if t.done() and t.exception())
-                    raise failed.exception()  # type: ignore[misc]
+                failed = [t for t in tasks if t.done() and not t.cancelled() and t.exception()]
+                if failed:
+                    # A watched directory vanished between the plan and the watch (a run
+                    # deleted): plan again and restart, rather than stop watching.
+                    log.info("a watcher stopped (%s); planning again", failed[0].exception())
+                    await _wait(stop, poll_ms / 1000)
+                    yield await asyncio.to_thread(self.watch_plan)
+                    return
                 paths = [path for _, path in batch]
                 changes = self._changes(paths)
                 if changes:
